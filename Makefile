@@ -1,0 +1,105 @@
+# Video Factory: one plain Makefile.
+#   make            build the four programs and the test runner under build/
+#   make test       unit tests (Check), then integration and browser tests on the real stack
+#   make demo       start the local stack and render one video end to end
+#   make up / down  start / stop the local stack under var/
+#   make asan       the same tests with ASan/UBSan binaries (build-asan/)
+#   make bench      render and API benchmarks
+
+BUILD    ?= build
+CC       ?= cc
+PKGS     := fcgi libcurl jansson libmariadb libavformat libavcodec libavfilter libavutil \
+            libswscale libswresample espeak-ng libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lcrypt -lpthread -lm
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+            -Wwrite-strings -Wformat=2 -Wundef -Wno-missing-field-initializers
+OPT      ?= -O2 -g
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude $(PKG_CFLAGS) -MMD -MP
+ifeq ($(WERROR),1)
+CFLAGS_ALL += -Werror
+endif
+ifeq ($(SANITIZER),address)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS_SAN := -fsanitize=address,undefined
+endif
+CFLAGS_ALL += $(CFLAGS)
+
+ifneq ($(V),1)
+Q := @
+endif
+
+PROGRAM_MAINS := app/api/main.c app/sse/main.c app/worker/main.c app/cli/vfctl.c
+LIB_SRCS  := $(filter-out $(PROGRAM_MAINS),$(wildcard app/*/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libvf.a
+PROGRAMS  := $(BUILD)/vf-api $(BUILD)/vf-sse $(BUILD)/vf-worker $(BUILD)/vfctl
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BIN  := $(BUILD)/unit-tests
+
+.PHONY: all test unit it e2e demo up down asan bench deps clean install
+all: $(PROGRAMS) $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/vf-api: $(BUILD)/app/api/main.o $(LIB)
+$(BUILD)/vf-sse: $(BUILD)/app/sse/main.o $(LIB)
+$(BUILD)/vf-worker: $(BUILD)/app/worker/main.o $(LIB)
+$(BUILD)/vfctl: $(BUILD)/app/cli/vfctl.o $(LIB)
+$(PROGRAMS):
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(UNIT_BIN): $(UNIT_OBJS) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(PKG_LIBS)
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+it: $(PROGRAMS)
+	VF_BUILD_DIR=$(BUILD) node --test --test-concurrency=1 tests/it/
+
+e2e: $(PROGRAMS)
+	VF_BUILD_DIR=$(BUILD) node --test --test-concurrency=1 tests/e2e/
+
+test: deps all
+	$(MAKE) --no-print-directory unit it e2e
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZER=address OPT="-O1 -g" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(MAKE) --no-print-directory BUILD=build-asan SANITIZER=address OPT="-O1 -g" unit it
+
+up: deps all
+	scripts/stack.sh up
+
+down:
+	scripts/stack.sh down
+
+demo: deps all
+	scripts/demo.sh
+
+bench: deps all
+	scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)/usr/local/bin
+	install -m 755 $(PROGRAMS) $(DESTDIR)/usr/local/bin/
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BUILD)/app/api/main.d $(BUILD)/app/sse/main.d \
+         $(BUILD)/app/worker/main.d $(BUILD)/app/cli/vfctl.d
