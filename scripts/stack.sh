@@ -98,33 +98,41 @@ program() {
     esac
 }
 
-# stop SIGNAL TIMEOUT NAME...: signal every live process of those pid files,
-# wait until they are gone (up to TIMEOUT seconds), SIGKILL what remains.
-stop() {
-    local sig=$1 timeout=$2 name pid prog deadline
-    shift 2
-    local -a live=()
+# signal SIGNAL NAME...: signal every live process of those pid files.
+signal() {
+    local sig=$1 name pid prog
+    shift
     for name in "$@"; do
         prog=$(program "$name")
         for pid in $(pids "$name"); do
-            if alive "$pid" "$prog"; then
-                kill "-$sig" "$pid" 2>/dev/null || true
-                live+=("$pid:$prog")
-            fi
+            if alive "$pid" "$prog"; then kill "-$sig" "$pid" 2>/dev/null || true; fi
         done
     done
-    deadline=$((SECONDS + timeout))
+}
+
+# reap TIMEOUT NAME...: wait until the processes of those pid files are gone
+# (up to TIMEOUT seconds), SIGKILL what remains, remove the pid files.
+reap() {
+    local timeout=$1 name pid prog entry
+    shift
+    local -a live=() still
+    for name in "$@"; do
+        prog=$(program "$name")
+        for pid in $(pids "$name"); do
+            if alive "$pid" "$prog"; then live+=("$pid:$prog"); fi
+        done
+    done
+    local deadline=$((SECONDS + timeout))
     while ((${#live[@]})); do
-        local -a still=()
-        local entry
+        still=()
         for entry in "${live[@]}"; do
-            alive "${entry%%:*}" "${entry#*:}" && still+=("$entry")
+            if alive "${entry%%:*}" "${entry#*:}"; then still+=("$entry"); fi
         done
         live=("${still[@]+"${still[@]}"}")
         ((${#live[@]})) || break
         if ((SECONDS >= deadline)); then
             for entry in "${live[@]}"; do
-                say "killing ${entry#*:} (pid ${entry%%:*}) that did not stop"
+                say "killing ${entry#*:} (pid ${entry%%:*}), which did not stop in ${timeout} s"
                 kill -KILL "${entry%%:*}" 2>/dev/null || true
             done
             sleep 0.2
@@ -156,11 +164,15 @@ do_down() {
     local -a workers
     mapfile -t workers < <(worker_names)
     [[ -n $(all_names) ]] || { say "nothing runs in $VAR"; return 0; }
-    # Front door first, then the programs (a worker may be mid-render and
-    # gets the longest grace), the database last.
-    stop QUIT 10 nginx
-    stop TERM 10 api sse "${workers[@]}"
-    stop TERM 60 mysqld
+    # Front door first, then the programs, the database last. FastCGI
+    # programs hold no work worth waiting for; a worker may be mid-step.
+    signal QUIT nginx
+    reap 10 nginx
+    signal TERM api sse "${workers[@]}"
+    reap 3 api sse
+    reap 10 "${workers[@]}"
+    signal TERM mysqld
+    reap 60 mysqld
     rm -f "$API_SOCK" "$SSE_SOCK" "$DB_SOCK"
     say "stopped the stack in $VAR"
 }
