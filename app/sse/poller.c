@@ -1,0 +1,133 @@
+/* The poller thread: job_events rows → formatted events → hub (see poller.h). */
+#include "sse/poller.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "sse/hub.h"
+#include "sse/wire.h"
+
+long long sse_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sse_publishable_prefix(struct sse_gap *gap, long long high_water,
+                           const struct job_event *rows, int n, long long now_ms,
+                           long long grace_ms)
+{
+    long long expected = high_water + 1;
+    for (int i = 0; i < n; i++) {
+        if (rows[i].id <= expected) {
+            if (gap->first_missing && gap->first_missing <= rows[i].id)
+                gap->first_missing = 0;
+            expected = rows[i].id + 1;
+            continue;
+        }
+        if (gap->first_missing != expected) {
+            gap->first_missing = expected;
+            gap->since_ms = now_ms;
+        }
+        if (now_ms - gap->since_ms < grace_ms)
+            return i;
+        gap->first_missing = 0;     /* never coming: a rolled-back insert */
+        expected = rows[i].id + 1;
+    }
+    return n;
+}
+
+/* Formats rows[0..n) and publishes them with the new high-water mark. */
+static void publish_rows(struct sse_hub *hub, const struct job_event *rows, int n)
+{
+    struct sse_event **evs = malloc(sizeof(*evs) * (size_t)(n ? n : 1));
+    int m = 0;
+    for (int i = 0; evs && i < n; i++) {
+        size_t len;
+        char *text = sse_format_event(&rows[i], &len);
+        if (!text) {
+            log_warn("event %lld skipped: cannot format type '%s'", rows[i].id, rows[i].type);
+            continue;
+        }
+        struct sse_event *ev = sse_event_new(rows[i].id, rows[i].job_id, rows[i].owner_id, text, len);
+        free(text);
+        if (ev)
+            evs[m++] = ev;
+    }
+    if (!evs)
+        log_error("out of memory: %d events not published", n);
+    sse_hub_publish(hub, evs, m, n ? rows[n - 1].id : 0);
+    free(evs);
+}
+
+static void free_rows(struct job_event *rows, int n)
+{
+    for (int i = 0; i < n; i++)
+        job_event_free(&rows[i]);
+    free(rows);
+}
+
+/* Connects and learns where the table ends; retries until it can or the hub stops. */
+static struct db *poller_connect(struct sse_poller_args *a, long long *high_water)
+{
+    int warned = 0;
+    for (;;) {
+        struct vf_err err = {0};
+        struct db *db = db_open(a->cfg, &err);
+        if (db && jobs_events_max_id(db, high_water, &err) == VF_OK)
+            return db;
+        db_close(db);
+        if (!warned++)
+            log_warn("event poller waiting for the database: %s", err.text);
+        if (sse_hub_sleep(a->hub, 1000) != 0)
+            return NULL;
+    }
+}
+
+void *sse_poller_main(void *arg)
+{
+    struct sse_poller_args *a = arg;
+    log_set_context("poller");
+    long long high_water = 0;
+    struct db *db = poller_connect(a, &high_water);
+    if (!db)
+        return NULL;
+    sse_hub_start(a->hub, high_water);
+    log_info("event poller started after event %lld", high_water);
+
+    struct sse_gap gap = {0, 0};
+    int db_down = 0;
+    while (!sse_hub_stopping(a->hub)) {
+        struct job_event *rows = NULL;
+        int n = 0;
+        struct vf_err err = {0};
+        enum vf_rc rc = jobs_events_after(db, high_water, -1, 0, SSE_POLL_BATCH, &rows, &n, &err);
+        if (rc != VF_OK) {
+            if (!db_down++)
+                log_warn("event poller cannot read events: %s", err.text);
+            if (sse_hub_sleep(a->hub, a->cfg->sse_poll_ms) != 0)
+                break;
+            continue;
+        }
+        if (db_down) {
+            log_info("event poller reads events again");
+            db_down = 0;
+        }
+        int k = sse_publishable_prefix(&gap, high_water, rows, n, sse_now_ms(), SSE_GAP_GRACE_MS);
+        if (k > 0) {
+            publish_rows(a->hub, rows, k);
+            high_water = rows[k - 1].id;
+        }
+        free_rows(rows, n);
+        /* A full batch that went out whole means more is waiting: read on at once. */
+        if (n == SSE_POLL_BATCH && k == n)
+            continue;
+        if (sse_hub_sleep(a->hub, a->cfg->sse_poll_ms) != 0)
+            break;
+    }
+    db_close(db);
+    return NULL;
+}

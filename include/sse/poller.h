@@ -1,0 +1,44 @@
+#ifndef VF_SSE_POLLER_H
+#define VF_SSE_POLLER_H
+/* The one thread that reads new job_events rows and publishes them to the
+ * hub. Its database load is one small query per poll interval, however many
+ * streams are open.
+ *
+ * Ids come from AUTO_INCREMENT, which hands them out at insert time, not at
+ * commit time: a row with a lower id can become visible after a higher one.
+ * Publishing past such a hole would lose the late row for every stream (they
+ * resume by id), so the poller publishes only the contiguous run after its
+ * high-water mark and holds back what follows a hole for up to
+ * SSE_GAP_GRACE_MS; a hole still open by then (a rolled-back insert) is
+ * given up. */
+#include "db/jobs.h"
+
+struct vf_config;
+struct sse_hub;
+
+#define SSE_POLL_BATCH 500
+#define SSE_GAP_GRACE_MS 1000
+
+struct sse_gap {
+    long long first_missing;    /* 0 when no hole is being waited for */
+    long long since_ms;
+};
+
+/* Of n rows with ascending ids all above high_water, how many may be
+ * published now (a prefix). Updates the hole being waited for. */
+int sse_publishable_prefix(struct sse_gap *gap, long long high_water,
+                           const struct job_event *rows, int n, long long now_ms,
+                           long long grace_ms);
+
+struct sse_poller_args {
+    const struct vf_config *cfg;
+    struct sse_hub *hub;
+};
+
+/* Thread body: runs until the hub stops. arg is a struct sse_poller_args. */
+void *sse_poller_main(void *arg);
+
+/* Monotonic milliseconds. */
+long long sse_now_ms(void);
+
+#endif
