@@ -46,7 +46,12 @@ fi
 
 # Node modules of the integration and browser tests.
 tests_dir="$repo/tests"
-if [[ -f $tests_dir/package.json ]]; then
+has_deps() {
+    node -e 'const p = require(process.argv[1]);
+             process.exit(Object.keys({ ...p.dependencies, ...p.devDependencies }).length ? 0 : 1)' \
+        "$tests_dir/package.json"
+}
+if [[ -f $tests_dir/package.json ]] && has_deps; then
     stamp="$tests_dir/node_modules/.package-lock.json"
     if [[ ! -f $stamp || $tests_dir/package.json -nt $stamp ||
           ( -f $tests_dir/package-lock.json && $tests_dir/package-lock.json -nt $stamp ) ]]; then
