@@ -88,7 +88,7 @@ static void create_job(struct api_ctx *ctx, const struct api_request *rq, enum j
         goto out;
     }
     json_t *normal = job_options_to_json(&opt);
-    options_text = normal ? json_dumps(normal, JSON_COMPACT) : NULL;
+    options_text = normal ? json_dumps(normal, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(normal);
     if (!options_text) {
         api_respond_error(rs, 500, "internal", NULL, "out of memory");
@@ -139,8 +139,11 @@ void api_jobs_list(struct api_ctx *ctx, const struct api_request *rq,
     char v[32];
     int state = -1, limit = 20;
     long long before = 0;
+    enum job_state wanted;
     int found = api_query_param(rq->query, "state", v, sizeof(v));
-    if (found < 0 || (found && v[0] && job_state_parse(v, (enum job_state *)&state) != 0)) {
+    if (found > 0 && v[0] && job_state_parse(v, &wanted) == 0)
+        state = (int)wanted;
+    else if (found < 0 || (found > 0 && v[0])) {
         api_respond_error(rs, 400, "invalid_query", "state", "state must be one of the job states");
         return;
     }
@@ -275,7 +278,9 @@ void api_jobs_put_script(struct api_ctx *ctx, const struct api_request *rq,
     struct field_error fe;
     job_options_defaults(&opt, ctx->cfg);
     json_t *stored = j.options_json ? json_loads(j.options_json, 0, NULL) : NULL;
+    opt.cfg = NULL;     /* accepted with the job; not checked again */
     (void)job_options_parse(stored, &opt, &fe);
+    opt.cfg = ctx->cfg;
     json_decref(stored);
     struct script_errors errs = {0};
     if (script_validate(script, &opt, &errs) != 0) {

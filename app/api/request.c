@@ -53,7 +53,7 @@ void api_respond_json(struct api_response *rs, int status, json_t *body)
     rs->status = status;
     rs->content_type = "application/json";
     if (body) {
-        rs->body = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+        rs->body = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(10));
         rs->body_len = rs->body ? strlen(rs->body) : 0;
         json_decref(body);
     }

@@ -174,6 +174,7 @@ static enum vf_rc open_video_encoder(struct render_ctx *c)
     av_dict_set(&o, "preset", preset, 0);
     av_dict_set(&o, "profile", "high", 0);
     av_dict_set(&o, "crf", "21", 0);
+    if (getenv("VF_X264")) av_dict_set(&o, "x264-params", getenv("VF_X264"), 0);
     int r = avcodec_open2(v, codec, &o);
     av_dict_free(&o);
     if (r < 0)
@@ -507,6 +508,7 @@ static enum vf_rc render_frame(struct render_ctx *c, int64_t i, int64_t thumb_at
     int r = av_frame_get_buffer(f, 0);
     if (r < 0)
         return fail_av(c, "video frame", r);
+    { int k = getenv("VF_BG_STEP") ? atoi(getenv("VF_BG_STEP")) : 1; t = (double)(i / k * k) / RENDER_FPS; if (getenv("VF_BG_SPEED")) t *= atof(getenv("VF_BG_SPEED")); }
     palettes_at(c, t, &from, &to, &mix);
     background_draw(c->bg, from, to, mix, t, f);
     f->pts = i;

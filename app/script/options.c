@@ -303,9 +303,16 @@ static int parse_music_track(json_t *v, struct job_options *o, struct field_erro
     if (!music_name_ok(s))
         return fail(fe, FE_INVALID, "music.track",
                     "must be an audio file name from /api/options, without a path");
-    const char *media_dir = o->cfg ? o->cfg->media_dir : NULL;
-    if (media_dir && *media_dir && !music_file_exists(media_dir, s))
-        return fail(fe, FE_INVALID, "music.track", "no such music track");
+    /* Without a config (re-reading stored options) the track was checked when
+     * the job was accepted; with one, it must be in the media library now. */
+    if (o->cfg) {
+        const char *media_dir = o->cfg->media_dir;
+        if (!media_dir || !*media_dir)
+            return fail(fe, FE_INVALID, "music.track",
+                        "no media library is configured (media_dir), so there is no music");
+        if (!music_file_exists(media_dir, s))
+            return fail(fe, FE_INVALID, "music.track", "no such music track");
+    }
     vf_strlcpy(o->music_track, s, sizeof(o->music_track));
     return 0;
 }

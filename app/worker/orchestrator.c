@@ -36,7 +36,14 @@ static void job_options_of(const struct step_env *env, struct job_options *opt)
     struct field_error fe;
     job_options_defaults(opt, env->cfg);
     json_t *o = env->job->options_json ? json_loads(env->job->options_json, 0, NULL) : NULL;
-    if (o && job_options_parse(o, opt, &fe) != 0)
+    /* The API checked these options against the config when it took the job;
+     * re-read them as they are, without the checks that depend on files or
+     * providers that may have changed since. */
+    const struct vf_config *cfg = opt->cfg;
+    opt->cfg = NULL;
+    int bad = o && job_options_parse(o, opt, &fe) != 0;
+    opt->cfg = cfg;
+    if (bad)
         log_warn("stored options no longer valid (%s: %s); using defaults for the rest",
                  fe.field, fe.message);
     json_decref(o);
