@@ -68,7 +68,8 @@ set +e
 node -e '
     const rl = require("readline").createInterface({ input: process.stdin });
     const t0 = Date.now();
-    let type = "message", data = [];
+    let type = "message", data = [], lastKey = "", lastTenth = -1;
+    const reset = () => { type = "message"; };
     const stamp = () => ("   " + Math.round((Date.now() - t0) / 1000)).slice(-4) + "s";
     rl.on("line", (line) => {
         if (line.startsWith("event:")) { type = line.slice(6).trim(); return; }
@@ -82,6 +83,10 @@ node -e '
             if (e.state === "COMPLETED") process.exit(0);
             if (e.state === "FAILED" || e.state === "CANCELLED") process.exit(3);
         } else if (type === "progress") {
+            // Every tenth percent, and whenever the message changes.
+            const key = `${e.step}|${e.message}`, tenth = Math.floor(e.percent / 10);
+            if (key === lastKey && tenth === lastTenth) return reset();
+            lastKey = key; lastTenth = tenth;
             console.log(`  ${stamp()}  progress  ${e.step || ""} ${e.percent}%${e.message ? "  " + e.message : ""}`);
         } else if (type === "log") {
             console.log(`  ${stamp()}  log       ${e.message}`);
@@ -130,6 +135,7 @@ if [[ -f $mp4 ]]; then
 else
     printf '  video      %s\n' "$(jget job.video.url <"$tmp/body")"
 fi
+[[ -z $duration ]] || duration=$(awk -v d="$duration" 'BEGIN { printf "%.1f", d }')
 printf '             %s s, %s MB%s\n' "${duration:-?}" \
     "$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1048576 }')" \
     "${width:+, ${width}x${height}}"

@@ -266,8 +266,8 @@ conf_value() {
 write_conf() {
     local db_password=$1 media="" managed key line
     [[ -d $repo/tests/data/media ]] && media="$repo/tests/data/media"
-    managed=" db_host db_port db_socket db_name db_user db_password local_store_dir csv_path
-              work_dir log_level media_dir "
+    managed=" db_host db_port db_socket db_name db_user db_password local_store_dir csv_path "
+    managed+="work_dir log_level media_dir "
     umask 077
     {
         echo "# Written by scripts/stack.sh up. Keys it does not manage survive a restart;"
