@@ -205,8 +205,11 @@ static enum vf_rc job_move(struct db *db, long long id, const struct locked_job 
     enum vf_rc rc = db_exec(db, sql, p, 5, NULL, NULL, err);
     if (rc != VF_OK)
         return rc;
-    return event_insert(db, id, lj->owner_id, "state", job_state_name(to), event_step, -1, NULL,
-                        NULL, err);
+    /* A running state names its own step; a waiting or final one names the
+     * step that led to it. */
+    enum job_step own = job_state_step(to);
+    return event_insert(db, id, lj->owner_id, "state", job_state_name(to),
+                        own != STEP_NONE ? own : event_step, -1, NULL, NULL, err);
 }
 
 /* ---- reads ---- */
