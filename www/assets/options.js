@@ -9,6 +9,7 @@ const SELECTS = {
   resolution: ['resolutions'],
   tone: ['tones'],
   palette: ['palettes'],
+  font: ['fonts'],
   caption_position: ['caption_positions'],
   music_track: ['music', 'music_tracks', 'tracks'],
 };
@@ -63,8 +64,23 @@ function flattenDefaults(d) {
 
 const ASPECT_LABEL = { '9:16': '9:16 vertical', '16:9': '16:9 landscape', '1:1': '1:1 square' };
 
+// espeak voice names carry their language: "en-us+f3" speaks en-us.
+const ESPEAK_VOICE_RE = /^([a-z]{2,3}(?:-[a-z0-9]+)?)(?:\+([fm])(\d+))?$/;
+
+function voiceChoice(choice, languageNames) {
+  const m = ESPEAK_VOICE_RE.exec(choice.value);
+  if (!m) return choice;
+  const out = { ...choice, language: choice.language || m[1] };
+  if (choice.label === choice.value && m[2]) {
+    const who = `${m[2] === 'f' ? 'female' : 'male'} ${m[3]}`;
+    out.label = `${languageNames.get(m[1]) || m[1]}, ${who}`;
+  }
+  return out;
+}
+
 // Plain catalog names ("deep-sea", 720) read better as "Deep sea", "720p".
-function prettify(key, choice) {
+function prettify(key, choice, languageNames) {
+  if (key === 'voice') return voiceChoice(choice, languageNames);
   if (choice.label !== choice.value) return choice;
   let label = choice.label;
   if (key === 'aspect') label = ASPECT_LABEL[label] || label;
@@ -89,7 +105,8 @@ function fillSelect(select, choices, selected) {
 }
 
 function sameLanguage(voiceLang, lang) {
-  if (!voiceLang || !lang) return true;
+  if (!voiceLang) return false;
+  if (!lang) return true;
   const a = voiceLang.toLowerCase();
   const b = lang.toLowerCase();
   return a === b || a.startsWith(b + '-') || b.startsWith(a + '-') || a.split('-')[0] === b.split('-')[0];
@@ -107,10 +124,11 @@ export class OptionsForm {
   load(catalog) {
     const defaults = flattenDefaults(catalog.defaults);
     this.defaults = defaults;
+    const languageNames = new Map(pickList(catalog, SELECTS.language).map((c) => [c.value, c.label]));
 
     for (const [key, catalogKeys] of Object.entries(SELECTS)) {
       const box = fieldBox(key);
-      let choices = pickList(catalog, catalogKeys).map((c) => prettify(key, c));
+      let choices = pickList(catalog, catalogKeys).map((c) => prettify(key, c, languageNames));
       if (key === 'music_track' && choices.length) {
         if (!choices.some((c) => c.value === '')) choices = [{ value: '', label: 'No music', language: null }, ...choices];
       }
@@ -185,13 +203,17 @@ export class OptionsForm {
 
   // Offers the voices of the chosen language (all of them when the catalog
   // does not say which language a voice speaks).
+  // With no voice of its own for a language, "Automatic" leaves the voice
+  // out of the request and the server picks one that speaks it.
   filterVoices(preferred) {
     const lang = el('opt-language').value;
     const select = el('opt-voice');
     const current = preferred ?? select.value;
+    const known = this.allVoices.some((v) => v.language);
     let voices = this.allVoices.filter((v) => sameLanguage(v.language, lang));
-    if (!voices.length) voices = this.allVoices;
-    const keep = voices.some((v) => v.value === current) ? current : voices[0]?.value;
+    if (!known) voices = this.allVoices;
+    voices = [{ value: '', label: 'Automatic for the language', language: null }, ...voices];
+    const keep = voices.some((v) => v.value === current) ? current : (voices[1]?.value ?? '');
     fillSelect(select, voices, keep);
   }
 
@@ -222,6 +244,7 @@ export class OptionsForm {
     for (const key of Object.keys(SELECTS)) {
       if (key === 'music_track' || !this.shown.has(key)) continue;
       const raw = el('opt-' + key).value;
+      if (key === 'voice' && raw === '') continue;
       put(key, NUMERIC.has(key) ? Number(raw) : raw);
     }
     o.duration_s = Number(el('opt-duration_s').value);
