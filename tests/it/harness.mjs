@@ -431,11 +431,33 @@ class Stack {
         }
         this.stopped = true;
         process.removeListener('exit', this.exitHook);
+        const reports = this.sanitizerReports();
+        if (reports.length) this.failed = true;
         if (this.failed || process.env.VF_IT_KEEP === '1') {
             this.printLogs();
         } else {
             rmSync(this.varDir, { recursive: true, force: true });
         }
+        if (reports.length) {
+            throw new Error(`sanitizer reports in the stack's logs:\n${reports.join('\n')}`);
+        }
+    }
+
+    // Lines where ASan, LSan or UBSan reported a fault in one of our programs
+    // (under `make asan` they log to the program's log file).
+    sanitizerReports() {
+        const logDir = join(this.varDir, 'log');
+        if (!existsSync(logDir)) return [];
+        const found = [];
+        for (const f of readdirSync(logDir).filter((n) => n.endsWith('.log'))) {
+            const text = readFileSync(join(logDir, f), 'utf8');
+            for (const line of text.split('\n')) {
+                if (/ERROR: (Address|Leak)Sanitizer|runtime error:/.test(line)) {
+                    found.push(`${f}: ${line.trim()}`);
+                }
+            }
+        }
+        return found;
     }
 }
 
