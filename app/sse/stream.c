@@ -163,8 +163,11 @@ static void run_live(struct stream *st)
             return;
         if (t.stopping)
             return;
-        if (t.lagged && replay(st, sse_hub_resync(st->srv->hub, st->sub)) != 0)
-            return;
+        if (t.lagged) {
+            log_debug("stream fell behind after event %lld; reading the table", st->last_sent);
+            if (replay(st, sse_hub_resync(st->srv->hub, st->sub)) != 0)
+                return;
+        }
         if (sse_now_ms() - st->last_write_ms >= keepalive_ms) {
             static const char keepalive[] = ": keepalive\n\n";
             if (stream_put(st, keepalive, sizeof(keepalive) - 1) != 0 || stream_flush(st) != 0)

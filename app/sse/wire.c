@@ -137,9 +137,11 @@ static json_t *event_data(const struct job_event *e)
         bad |= json_object_set_new(o, "percent",
                                    e->percent >= 0 ? json_integer(e->percent) : json_null());
         bad |= json_object_set_new(o, "message", json_text(e->message));
+        bad |= json_object_set_new(o, "at", json_text_or_null(e->at));
     } else if (strcmp(e->type, "log") == 0) {
         bad |= json_object_set_new(o, "level", json_text_or_null(e->level));
         bad |= json_object_set_new(o, "message", json_text(e->message));
+        bad |= json_object_set_new(o, "at", json_text_or_null(e->at));
     } else {
         bad = 1;
     }

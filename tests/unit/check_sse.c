@@ -9,7 +9,7 @@
 #include "sse/poller.h"
 #include "sse/wire.h"
 
-Suite *sse_suite(void);
+#include "suites.h"
 
 #define SET(field, text) snprintf((field), sizeof(field), "%s", (text))
 
@@ -129,22 +129,23 @@ START_TEST(test_format_progress_and_log)
     char *s = sse_format_event(&e, NULL);
     ck_assert_str_eq(s, "id: 18\nevent: progress\ndata: {\"job_id\":42,\"step\":\"render\","
                         "\"percent\":40,\"message\":\"frame 480/1200\\nwith a newline "
-                        "\\\"quoted\\\"\"}\n\n");
+                        "\\\"quoted\\\"\",\"at\":null}\n\n");
     free(s);
     free(e.message);
 
     struct job_event l = make_event(19, "log");
     SET(l.level, "info");
     l.message = strdup("render started");
+    SET(l.at, "2026-11-24T10:00:01.000Z");
     s = sse_format_event(&l, NULL);
     ck_assert_str_eq(s, "id: 19\nevent: log\ndata: {\"job_id\":42,\"level\":\"info\","
-                        "\"message\":\"render started\"}\n\n");
+                        "\"message\":\"render started\",\"at\":\"2026-11-24T10:00:01.000Z\"}\n\n");
     free(s);
     free(l.message);
 
     struct job_event p = make_event(20, "progress");   /* no step, percent, message */
     s = sse_format_event(&p, NULL);
-    ck_assert_ptr_nonnull(strstr(s, "{\"job_id\":42,\"step\":null,\"percent\":null,\"message\":null}"));
+    ck_assert_ptr_nonnull(strstr(s, "{\"job_id\":42,\"step\":null,\"percent\":null,\"message\":null,\"at\":null}"));
     free(s);
 }
 END_TEST
