@@ -4,13 +4,18 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
-import { startStack, sha256, ffprobe, words, captionText, lastCueEnd, ledgerJobIds,
+import { readFileSync, existsSync, renameSync, mkdirSync, rmdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startStack, sleep, sha256, ffprobe, words, captionText, lastCueEnd, ledgerJobIds,
     readEvents } from './harness.mjs';
 
 const MAX_BODY = 65536;
+const MAX_UNFINISHED = 5;
 const RENDER_TIMEOUT = 240_000;
 const SCRIPT_TIMEOUT = 60_000;
+
+const execFileP = promisify(execFile);
 
 let stack;
 
@@ -18,8 +23,9 @@ before(async () => {
     stack = await startStack({
         VF_X264_PRESET: 'ultrafast',
         VF_MAX_BODY_BYTES: String(MAX_BODY),
-        // Several semi-auto jobs stay unfinished (SCRIPT_READY) on purpose.
-        VF_MAX_UNFINISHED_JOBS: '100',
+        // Per user; the tests below keep at most 5 of one user's jobs unfinished
+        // except where they test the limit itself.
+        VF_MAX_UNFINISHED_JOBS: String(MAX_UNFINISHED),
     });
 }, { timeout: 320_000 });
 
@@ -128,6 +134,8 @@ async function checkCompletedJob(job, { width, height }) {
     // The bytes through nginx.
     const mp4 = await admin('GET', `/api/jobs/${id}/media/video.mp4`);
     expectStatus(mp4, 200, 'media/video.mp4');
+    assert.match(mp4.headers.get('content-type') || '', /^video\/mp4/, 'video content type');
+    assert.equal(mp4.headers.get('x-accel-redirect'), null, 'X-Accel-Redirect stays inside nginx');
     assert.equal(mp4.bytes.length, v.size_bytes, 'size_bytes equals the bytes served');
     assert.equal(sha256(mp4.bytes), v.sha256, 'sha256 of the bytes served');
     const viaUrl = await admin('GET', new URL(v.url, stack.url + '/').pathname
@@ -236,6 +244,9 @@ it('health and options', async () => {
     for (const choice of ['deep-sea', '9:16', '16:9', '1:1', 'espeak']) {
         assert.ok(all.includes(`"${choice}"`), `options mention ${choice}: ${all}`);
     }
+    const secret = stack.config.db_password;
+    assert.ok(secret && secret.length >= 8, 'the stack has a database password');
+    for (const r of [h, o]) assert.ok(!r.text.includes(secret), 'no secret in responses');
 });
 
 it('authentication: tokens, login cookie, CSRF header, logout', async () => {
@@ -715,3 +726,130 @@ it('keyset pagination and the state filter', async () => {
         if (id !== created[1]) await stack.api('POST', `/api/jobs/${id}/cancel`, auth);
     }
 }, 120_000);
+
+it('a failed step: FAILED with step and message, retry resumes there', async () => {
+    const job = await submit('step-script', 'why lighthouses are striped', { duration_s: 15, resolution: 720 });
+    await stack.waitForState(job.id, ['SCRIPT_READY'], SCRIPT_TIMEOUT);
+    expectStatus(await admin('POST', `/api/jobs/${job.id}/step-video`), 202, 'step-video');
+    const rendered = await stack.waitForState(job.id, ['VIDEO_READY'], RENDER_TIMEOUT);
+
+    // The ledger cannot be written: a folder stands where the CSV file goes.
+    const csv = stack.csvPath();
+    const moved = existsSync(csv);
+    if (moved) renameSync(csv, csv + '.aside');
+    mkdirSync(csv);
+    let failed;
+    try {
+        expectStatus(await admin('POST', `/api/jobs/${job.id}/step-finalize`), 202, 'step-finalize');
+        failed = await stack.waitForState(job.id, ['FAILED'], 120_000);
+    } finally {
+        rmdirSync(csv);
+        if (moved) renameSync(csv + '.aside', csv);
+    }
+    assert.ok(failed.error && failed.error.step === 'finalize', `error.step: ${JSON.stringify(failed.error)}`);
+    assert.ok(typeof failed.error.message === 'string' && failed.error.message.length > 0, 'error.message');
+    assert.ok(!failed.error.message.includes(stack.config.db_password), 'no secret in the error');
+    expectError(await admin('POST', `/api/jobs/${job.id}/step-finalize`), 409, 'wrong_state', 'step-finalize when FAILED');
+
+    const r = await admin('POST', `/api/jobs/${job.id}/retry`);
+    expectStatus(r, 202, 'retry a FAILED job');
+    const done = await stack.waitForState(job.id, ['COMPLETED'], SCRIPT_TIMEOUT);
+    assert.equal(done.error, null, 'error cleared on success');
+    assert.equal(done.video.sha256, rendered.video.sha256, 'the video made before the failure is kept');
+    assert.equal(await ledgerRowsFor(job.id), 1, 'one ledger row after the retry');
+    const logs = (await stack.sql(`SELECT message FROM job_events WHERE job_id = ${job.id} AND type = 'log'`))
+        .map((x) => x[0]);
+    const count = (step) => logs.filter((m) => m.startsWith(`${step} started`)).length;
+    assert.deepEqual([count('script'), count('render'), count('finalize')], [1, 1, 2],
+        `steps started (script, render, finalize): ${JSON.stringify(logs)}`);
+    const states = (await stack.sql(`SELECT state FROM job_events WHERE job_id = ${job.id} AND type = 'state' ORDER BY id`))
+        .map((x) => x[0]).filter((x) => x !== 'IDLE');
+    assert.deepEqual(states, [...SEMI_STATES.slice(0, -1), 'FAILED', 'FINALIZING', 'COMPLETED']);
+}, RENDER_TIMEOUT + 200_000);
+
+it('too many unfinished jobs: 429 per user, nothing written', async () => {
+    stack.addUser('dave', 'dave-password-1', 'user');
+    const auth = { token: stack.createToken('dave') };
+    const ids = [];
+    for (let k = 0; k < MAX_UNFINISHED; k++) {
+        ids.push((await submit('step-script', `limit topic ${k}`, { duration_s: 15, resolution: 720 }, auth)).id);
+    }
+    const before = await jobCount();
+    for (const kind of ['step-script', 'generate']) {
+        expectError(await stack.api('POST', `/api/jobs/${kind}`, { ...auth, body: { topic: 'one too many' } }),
+            429, 'too_many_jobs', `${kind} over the limit`);
+    }
+    assert.equal(await jobCount(), before, 'refused jobs not written');
+    // The limit is per user: the admin still can.
+    const other = await submit('step-script', 'someone else entirely', { duration_s: 15, resolution: 720 });
+    expectStatus(await admin('POST', `/api/jobs/${other.id}/cancel`), 202, 'cancel');
+    // A finished job frees a place.
+    await stack.waitForState(ids[0], ['SCRIPT_READY'], SCRIPT_TIMEOUT, auth.token);
+    expectStatus(await stack.api('POST', `/api/jobs/${ids[0]}/cancel`, auth), 202, 'cancel one');
+    await stack.waitForState(ids[0], ['CANCELLED'], 30_000, auth.token);
+    ids.push((await submit('step-script', 'room again', { duration_s: 15, resolution: 720 }, auth)).id);
+    for (const id of ids.slice(1)) {
+        await stack.waitForState(id, ['SCRIPT_READY'], SCRIPT_TIMEOUT, auth.token);
+        expectStatus(await stack.api('POST', `/api/jobs/${id}/cancel`, auth), 202, 'cancel');
+    }
+}, 120_000);
+
+it('a rendering job: live events, DELETE refused while held, cancel stops it', async () => {
+    const job = await submit('generate', 'a long story about the history of the telescope', { duration_s: 120 });
+    const url = `${stack.url}/api/jobs/${job.id}/events`;
+    const isState = (e, st) => e.event === 'state' && JSON.parse(e.data).state === st;
+    const live = readEvents(url, { headers: { authorization: `Bearer ${stack.token}` }, timeoutMs: 120_000,
+        want: (ev) => ev.some((e) => isState(e, 'CANCELLED')) });
+
+    // Wait for the render to be under way: frames being written.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+        const j = await stack.getJob(job.id);
+        if (j.state === 'ASSEMBLING_VIDEO' && j.progress && j.progress.step === 'render'
+            && j.progress.percent > 1 && j.progress.percent < 90) break;
+        assert.ok(['IDLE', 'GENERATING_SCRIPT', 'ASSEMBLING_VIDEO'].includes(j.state),
+            `job left the render before the test could act: ${JSON.stringify(j)}`);
+        assert.ok(Date.now() < deadline, `no render progress after 60 s: ${JSON.stringify(j)}`);
+        await sleep(100);
+    }
+
+    expectError(await admin('DELETE', `/api/jobs/${job.id}`), 409, 'wrong_state', 'DELETE a job a worker holds');
+    const c = await admin('POST', `/api/jobs/${job.id}/cancel`);
+    expectStatus(c, 202, 'cancel while rendering');
+    await stack.waitForState(job.id, ['CANCELLED'], 30_000);
+
+    const got = await live;
+    assert.equal(got.status, 200);
+    const states = got.events.filter((e) => e.event === 'state').map((e) => JSON.parse(e.data).state);
+    assert.ok(states.includes('ASSEMBLING_VIDEO') && states[states.length - 1] === 'CANCELLED',
+        `live state events: ${states}`);
+    const progress = got.events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data));
+    assert.ok(progress.some((p) => p.step === 'render' && p.percent > 0), 'render progress streamed');
+    const ids = got.events.map((e) => Number(e.id));
+    assert.ok(ids.every((x, k) => k === 0 || x > ids[k - 1]), 'ids increase');
+
+    assert.equal(await ledgerRowsFor(job.id), 0, 'a cancelled job is not in the ledger');
+    expectError(await admin('POST', `/api/jobs/${job.id}/step-finalize`), 409, 'wrong_state', 'finalize a cancelled job');
+    // The worker lets go of it promptly.
+    let held;
+    for (let k = 0; k < 150; k++) {
+        held = await stack.sqlValue(`SELECT IFNULL(lease_owner, '') FROM jobs WHERE id = ${job.id}`);
+        if (held === '') break;
+        await sleep(100);
+    }
+    assert.equal(held, '', 'the worker released the job within 15 s of the cancel');
+    expectStatus(await admin('DELETE', `/api/jobs/${job.id}`), 204, 'DELETE after cancel');
+}, 180_000);
+
+it('database down: 503 db_unavailable, as JSON', async () => {
+    const out = await execFileP('mariadb-admin', ['--no-defaults', '--protocol=socket',
+        `--socket=${stack.dbSocket}`, '-u', 'root', 'shutdown']).catch((e) => e);
+    assert.ok(!(out instanceof Error), `mariadb-admin shutdown: ${out.stderr || out.message}`);
+    const h = await stack.api('GET', '/api/health');
+    expectStatus(h, 503, 'health with the database down');
+    assert.ok(h.json, `health answers JSON: ${h.text}`);
+    assert.notEqual(h.json.status, 'ok');
+    expectError(await admin('GET', '/api/jobs'), 503, 'db_unavailable', 'GET /api/jobs with the database down');
+    expectError(await admin('POST', '/api/jobs/generate', { body: { topic: 'while the database sleeps' } }),
+        503, 'db_unavailable', 'POST generate with the database down');
+}, 60_000);

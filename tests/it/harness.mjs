@@ -361,7 +361,9 @@ class Stack {
             try {
                 const { stdout } = await execFileP('mariadb', args, { env, maxBuffer: 64 << 20 });
                 this.sqlAuth = who;
-                return stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+                if (stdout === '') return [];
+                // One line per row; a row of one empty string is an empty line.
+                return stdout.replace(/\n$/, '').split('\n').map((l) => l.split('\t'));
             } catch (e) {
                 lastErr = e;
                 if (!/Access denied/i.test(String(e.stderr))) break;
