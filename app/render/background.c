@@ -62,7 +62,7 @@ static void draw_small_rgb(struct background *bg, const float stops[4][3], doubl
     float aspect = (float)bg->width / (float)bg->height;
     for (int i = 0; i < 4; i++) {
         /* different, incommensurate speeds so the pattern never visibly repeats */
-        double sp = 0.11 + 0.037 * i;
+        double sp = 0.055 + 0.018 * i;
         px[i] = (float)((0.5 + 0.45 * sin(t * sp + i * 1.7)) * aspect);
         py[i] = (float)(0.5 + 0.45 * cos(t * sp * 0.83 + i * 2.3));
     }

@@ -19,6 +19,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
@@ -44,6 +45,7 @@
 #define RENDER_XFADE_S 0.6              /* palette crossfade at a scene change */
 #define RENDER_THUMB_AT_S 1.0
 #define RENDER_PATH_MAX 4096
+#define RENDER_FRAME_ALIGN 64
 
 struct render_ctx {
     const struct render_request *rq;
@@ -65,6 +67,7 @@ struct render_ctx {
     AVFilterGraph *graph;
     AVFilterContext *src, *sink;
     struct background *bg;
+    AVBufferPool *frame_pool;           /* frame buffers are reused, not allocated per frame */
     AVFrame *frame, *filtered;
 };
 
@@ -174,7 +177,11 @@ static enum vf_rc open_video_encoder(struct render_ctx *c)
     av_dict_set(&o, "preset", preset, 0);
     av_dict_set(&o, "profile", "high", 0);
     av_dict_set(&o, "crf", "21", 0);
-    if (getenv("VF_X264")) av_dict_set(&o, "x264-params", getenv("VF_X264"), 0);
+    /* Tuned for smooth gradients under captions: milder adaptive quantisation
+     * (full strength spends most bits on flat areas), and at the default
+     * preset a diamond search (the background moves too little for hex). */
+    av_dict_set(&o, "x264-params",
+                strcmp(preset, "veryfast") == 0 ? "aq-strength=0.6:me=dia:subme=1" : "aq-strength=0.6", 0);
     int r = avcodec_open2(v, codec, &o);
     av_dict_free(&o);
     if (r < 0)
@@ -505,10 +512,13 @@ static enum vf_rc render_frame(struct render_ctx *c, int64_t i, int64_t thumb_at
     f->format = AV_PIX_FMT_YUV420P;
     f->width = c->width;
     f->height = c->height;
-    int r = av_frame_get_buffer(f, 0);
+    f->buf[0] = av_buffer_pool_get(c->frame_pool);
+    if (!f->buf[0])
+        return vf_fail(c->err, VF_ENOMEM, "out of memory for a video frame");
+    int r = av_image_fill_arrays(f->data, f->linesize, f->buf[0]->data, AV_PIX_FMT_YUV420P,
+                                 c->width, c->height, RENDER_FRAME_ALIGN);
     if (r < 0)
         return fail_av(c, "video frame", r);
-    { int k = getenv("VF_BG_STEP") ? atoi(getenv("VF_BG_STEP")) : 1; t = (double)(i / k * k) / RENDER_FPS; if (getenv("VF_BG_SPEED")) t *= atof(getenv("VF_BG_SPEED")); }
     palettes_at(c, t, &from, &to, &mix);
     background_draw(c->bg, from, to, mix, t, f);
     f->pts = i;
@@ -592,6 +602,7 @@ static void render_cleanup(struct render_ctx *c)
     avfilter_graph_free(&c->graph);
     background_free(c->bg);
     av_frame_free(&c->frame);
+    av_buffer_pool_uninit(&c->frame_pool);
     av_frame_free(&c->filtered);
     free(c->palettes);
     narration_free(&c->narr);
@@ -614,7 +625,10 @@ static enum vf_rc prepare(struct render_ctx *c)
     c->pkt = av_packet_alloc();
     c->frame = av_frame_alloc();
     c->filtered = av_frame_alloc();
-    if (!c->pkt || !c->frame || !c->filtered)
+    int frame_bytes = av_image_get_buffer_size(AV_PIX_FMT_YUV420P, c->width, c->height,
+                                               RENDER_FRAME_ALIGN);
+    c->frame_pool = frame_bytes > 0 ? av_buffer_pool_init((size_t)frame_bytes, NULL) : NULL;
+    if (!c->pkt || !c->frame || !c->filtered || !c->frame_pool)
         return vf_fail(c->err, VF_ENOMEM, "out of memory");
     return VF_OK;
 }
