@@ -52,12 +52,24 @@ export async function api(method, path, body) {
 
   const err = data && typeof data.error === 'object' && data.error ? data.error : null;
   if (err) {
+    const fields = Array.isArray(err.fields)
+      ? err.fields.map((f) => ({ ...f, message: sentence(f?.message) }))
+      : null;
     throw new ApiError(res.status, String(err.code || 'error'),
-      String(err.message || `The request failed (HTTP ${res.status}).`),
+      sentence(err.message) || `The request failed (HTTP ${res.status}).`,
       typeof err.field === 'string' ? err.field : null,
-      Array.isArray(err.fields) ? err.fields : null);
+      fields);
   }
   throw new ApiError(res.status, 'http_' + res.status, statusSentence(res.status));
+}
+
+// The API words its messages in lower case without a full stop ("wrong user
+// name or password"); on the page they stand alone, so they read as sentences.
+export function sentence(message) {
+  const s = typeof message === 'string' ? message.trim() : '';
+  if (!s) return '';
+  const first = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?…]$/.test(first) ? first : first + '.';
 }
 
 function statusSentence(status) {

@@ -1,5 +1,6 @@
 // The production stepper: Script → Video → Finalize → Done, drawn from a
 // job's state, its progress and (on failure) its error.
+import { sentence } from '/assets/api.js';
 
 export const STEPS = ['script', 'render', 'finalize', 'done'];
 const STEP_LABEL = { script: 'Script', render: 'Video', finalize: 'Finalize', done: 'Done' };
@@ -122,7 +123,7 @@ export function progressView(job) {
       return {
         step: STEP_LABEL[current],
         percent: same ? clampPercent(p.percent) : 0,
-        message: same && p.message ? String(p.message) : `${STEP_LABEL[current]} started…`,
+        message: same && p.message ? sentence(String(p.message)) : `${STEP_LABEL[current]} started…`,
       };
     }
     case 'SCRIPT_READY':

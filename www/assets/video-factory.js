@@ -1,5 +1,5 @@
 // /dashboard/video-factory: start a job, follow it live, review, finish.
-import { get, post, put, withBusy } from '/assets/api.js';
+import { get, post, put, sentence, withBusy } from '/assets/api.js';
 import { OptionsForm } from '/assets/options.js';
 import { ScriptEditor } from '/assets/script-editor.js';
 import {
@@ -275,7 +275,7 @@ function renderJob() {
     els.failure.hidden = false;
     els.failure.dataset.kind = 'failed';
     els.failureTitle.textContent = `${stepLabel(stoppedStep(job))} step failed`;
-    els.failureMessage.textContent = job.error?.message || 'The step failed without a message.';
+    els.failureMessage.textContent = sentence(job.error?.message) || 'The step failed without a message.';
   } else if (job.state === 'CANCELLED') {
     els.failure.hidden = false;
     els.failure.dataset.kind = 'cancelled';
