@@ -1,6 +1,6 @@
 /* The render pipeline, all in-process:
  *
- *   narration (espeak-ng PCM + word times) ──► swresample 48 kHz ──► AAC packets (kept)
+ *   narration (espeak-ng PCM + word times) ──► swresample 48 kHz ──► -14 LUFS ──► AAC packets (kept)
  *   word times ──► captions.ass / .srt / .vtt
  *   per frame: gradient (small, scaled up) ──► buffer → ass (libass) → buffersink ──► libx264
  *
@@ -12,12 +12,12 @@
 #include "render/render.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libavcodec/avcodec.h>
 #include <libavfilter/avfilter.h>
 #include <libavfilter/buffersink.h>
 #include <libavfilter/buffersrc.h>
 #include <libavformat/avformat.h>
-#include <libavutil/audio_fifo.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
@@ -33,6 +33,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "render/audio.h"
 #include "render/background.h"
 #include "render/captions.h"
 #include "render/palette.h"
@@ -40,7 +41,7 @@
 
 #define RENDER_FPS 30
 #define RENDER_CRF 21.0
-#define RENDER_AUDIO_RATE 48000
+#define RENDER_AUDIO_RATE AUDIO_RATE
 #define RENDER_AUDIO_BITRATE 128000
 #define RENDER_XFADE_S 0.6              /* palette crossfade at a scene change */
 #define RENDER_THUMB_AT_S 1.0
@@ -269,88 +270,85 @@ static enum vf_rc keep_audio_packets(struct render_ctx *c)
     return r == AVERROR(EAGAIN) || r == AVERROR_EOF ? VF_OK : fail_av(c, "aac encoding", r);
 }
 
-/* Sends full encoder frames from the fifo (and the short last one at the end). */
-static enum vf_rc drain_fifo(struct render_ctx *c, AVAudioFifo *fifo, AVFrame *f, int64_t *pts, int last)
+/* The narration at 48 kHz as one mono float track, the form the loudness
+ * normaliser works on. *out is malloc'ed. */
+static enum vf_rc resample_narration(struct render_ctx *c, float **out, size_t *nout)
 {
-    int fs = c->aenc->frame_size;
-    while (av_audio_fifo_size(fifo) >= fs || (last && av_audio_fifo_size(fifo) > 0)) {
-        int n = FFMIN(fs, av_audio_fifo_size(fifo));
-        av_frame_unref(f);
-        f->nb_samples = n;
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    SwrContext *swr = NULL;
+    size_t cap = (size_t)av_rescale_rnd((int64_t)c->narr.nsamples, RENDER_AUDIO_RATE,
+                                        c->narr.sample_rate, AV_ROUND_UP) + 4096;
+    float *buf = cap < INT_MAX ? malloc(cap * sizeof(*buf)) : NULL;
+    int r = swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_FLT, RENDER_AUDIO_RATE, &mono,
+                                AV_SAMPLE_FMT_S16, c->narr.sample_rate, 0, NULL);
+    if (r >= 0)
+        r = swr_init(swr);
+    int got = 0, tail = 0;
+    if (r >= 0 && buf) {
+        uint8_t *dst[1] = { (uint8_t *)buf };
+        const uint8_t *src[1] = { (const uint8_t *)c->narr.pcm };
+        got = r = swr_convert(swr, dst, (int)cap, src, (int)c->narr.nsamples);
+        if (r >= 0) {
+            dst[0] = (uint8_t *)(buf + got);
+            tail = r = swr_convert(swr, dst, (int)cap - got, NULL, 0);
+        }
+    }
+    swr_free(&swr);
+    if (r < 0 || !buf) {
+        free(buf);
+        return r < 0 ? fail_av(c, "resampling the narration", r)
+                     : vf_fail(c->err, VF_ENOMEM, "out of memory for audio");
+    }
+    *out = buf;
+    *nout = (size_t)got + (size_t)tail;
+    return VF_OK;
+}
+
+/* Sends the track to the encoder frame by frame, the same samples on both
+ * channels; the native encoder accepts a short last frame. */
+static enum vf_rc encode_track(struct render_ctx *c, const float *track, size_t n)
+{
+    AVFrame *f = av_frame_alloc();
+    if (!f)
+        return vf_fail(c->err, VF_ENOMEM, "out of memory for audio");
+    enum vf_rc rc = VF_OK;
+    for (size_t at = 0; rc == VF_OK && at < n; at += (size_t)c->aenc->frame_size) {
+        int k = (int)FFMIN((size_t)c->aenc->frame_size, n - at);
+        f->nb_samples = k;
         f->format = c->aenc->sample_fmt;
         f->sample_rate = c->aenc->sample_rate;
         int r = av_channel_layout_copy(&f->ch_layout, &c->aenc->ch_layout);
         if (r >= 0)
             r = av_frame_get_buffer(f, 0);
-        if (r >= 0)
-            r = av_audio_fifo_read(fifo, (void **)f->data, n);
-        if (r < 0)
-            return fail_av(c, "audio frame", r);
-        f->pts = *pts;
-        *pts += n;
-        r = avcodec_send_frame(c->aenc, f);
-        if (r < 0)
-            return fail_av(c, "aac encoding", r);
-        enum vf_rc rc = keep_audio_packets(c);
-        if (rc != VF_OK)
-            return rc;
+        if (r >= 0) {
+            for (int ch = 0; ch < c->aenc->ch_layout.nb_channels; ch++)
+                memcpy(f->data[ch], track + at, (size_t)k * sizeof(float));
+            f->pts = (int64_t)at;
+            r = avcodec_send_frame(c->aenc, f);
+        }
+        rc = r < 0 ? fail_av(c, "aac encoding", r) : keep_audio_packets(c);
+        av_frame_unref(f);
     }
-    return VF_OK;
-}
-
-static enum vf_rc resample_into_fifo(struct render_ctx *c, SwrContext *swr, AVAudioFifo *fifo,
-                                     const int16_t *in, int n, uint8_t **tmp, int tmp_cap)
-{
-    const uint8_t *src[1] = { (const uint8_t *)in };
-    int got = swr_convert(swr, tmp, tmp_cap, in ? src : NULL, n);
-    if (got < 0)
-        return fail_av(c, "resampling the narration", got);
-    if (got > 0 && av_audio_fifo_write(fifo, (void **)tmp, got) < got)
-        return vf_fail(c->err, VF_ENOMEM, "out of memory for audio");
-    return VF_OK;
+    av_frame_free(&f);
+    if (rc == VF_OK) {
+        int r = avcodec_send_frame(c->aenc, NULL);
+        rc = r < 0 ? fail_av(c, "aac encoding", r) : keep_audio_packets(c);
+    }
+    return rc;
 }
 
 static enum vf_rc encode_audio(struct render_ctx *c)
 {
-    enum { CHUNK = 8192 };
-    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    SwrContext *swr = NULL;
-    AVAudioFifo *fifo = av_audio_fifo_alloc(c->aenc->sample_fmt, 2, 4 * CHUNK);
-    AVFrame *f = av_frame_alloc();
-    uint8_t **tmp = NULL;
-    int tmp_cap = (int)av_rescale_rnd(CHUNK, RENDER_AUDIO_RATE, c->narr.sample_rate, AV_ROUND_UP) + 256;
-    int64_t pts = 0;
-    enum vf_rc rc = VF_OK;
-    int r = swr_alloc_set_opts2(&swr, &c->aenc->ch_layout, c->aenc->sample_fmt, RENDER_AUDIO_RATE,
-                                &mono, AV_SAMPLE_FMT_S16, c->narr.sample_rate, 0, NULL);
-    if (r >= 0)
-        r = swr_init(swr);
-    if (r >= 0)
-        r = av_samples_alloc_array_and_samples(&tmp, NULL, 2, tmp_cap, c->aenc->sample_fmt, 0);
-    if (r < 0 || !fifo || !f)
-        rc = r < 0 ? fail_av(c, "cannot set up the audio resampler", r)
-                   : vf_fail(c->err, VF_ENOMEM, "out of memory for audio");
-    for (size_t at = 0; rc == VF_OK && at < c->narr.nsamples; at += CHUNK) {
-        int n = (int)FFMIN((size_t)CHUNK, c->narr.nsamples - at);
-        rc = resample_into_fifo(c, swr, fifo, c->narr.pcm + at, n, tmp, tmp_cap);
-        if (rc == VF_OK)
-            rc = drain_fifo(c, fifo, f, &pts, 0);
-    }
-    if (rc == VF_OK)
-        rc = resample_into_fifo(c, swr, fifo, NULL, 0, tmp, tmp_cap);
-    if (rc == VF_OK)
-        rc = drain_fifo(c, fifo, f, &pts, 1);
-    if (rc == VF_OK) {
-        r = avcodec_send_frame(c->aenc, NULL);
-        rc = r < 0 ? fail_av(c, "aac encoding", r) : keep_audio_packets(c);
-    }
-    if (tmp)
-        av_freep(&tmp[0]);
-    av_freep(&tmp);
-    av_frame_free(&f);
-    if (fifo)
-        av_audio_fifo_free(fifo);
-    swr_free(&swr);
+    float *track = NULL;
+    size_t n = 0;
+    enum vf_rc rc = resample_narration(c, &track, &n);
+    if (rc != VF_OK)
+        return rc;
+    /* the mono track plays on two channels, which BS.1770 counts as 3 dB louder */
+    float *ch[1] = { track };
+    audio_normalize(ch, 1, n, AUDIO_TARGET_LUFS - 3.0103);
+    rc = encode_track(c, track, n);
+    free(track);
     return rc;
 }
 

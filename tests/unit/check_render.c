@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "render/audio.h"
 #include "render/captions.h"
 #include "render/palette.h"
 #include "render/render.h"
@@ -53,6 +55,45 @@ START_TEST(palettes_all_findable)
     ck_assert_ptr_nonnull(palette_find(PALETTE_DEFAULT));
     ck_assert_ptr_null(palette_find("plaid"));
     ck_assert_ptr_null(palette_find(NULL));
+}
+END_TEST
+
+/* ---- loudness ---- */
+
+static float *sine(size_t n, double amplitude)
+{
+    float *x = malloc(n * sizeof(*x));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(amplitude * sin(2 * M_PI * 997.0 * (double)i / AUDIO_RATE));
+    return x;
+}
+
+START_TEST(loudness_reference_tone)
+{
+    /* BS.1770: a 997 Hz sine at full scale in one channel reads -3.01 LUFS */
+    size_t n = AUDIO_RATE * 3;
+    float *x = sine(n, 0.1);
+    const float *ch[1] = { x };
+    ck_assert_double_eq_tol(audio_loudness(ch, 1, n), -23.01, 0.1);
+    float *ch2[1] = { x };
+    ck_assert_double_eq_tol(audio_normalize(ch2, 1, n, -14.0), -14.0, 0.3);
+    free(x);
+
+    /* a loud tone needs the limiter to reach the target without clipping */
+    x = sine(n, 0.05);
+    for (size_t i = AUDIO_RATE; i < AUDIO_RATE + 100; i++)
+        x[i] = 0.95f;
+    ch2[0] = x;
+    ck_assert_double_eq_tol(audio_normalize(ch2, 1, n, -5.0), -5.0, 0.5);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(fabsf(x[i]) <= AUDIO_CEILING + 1e-4f);
+    free(x);
+
+    float *silence = calloc(n, sizeof(float));
+    ch2[0] = silence;
+    ck_assert(!isfinite(audio_normalize(ch2, 1, n, -14.0)));
+    ck_assert(silence[0] == 0.0f);
+    free(silence);
 }
 END_TEST
 
@@ -271,6 +312,41 @@ static int moov_before_mdat(const char *dir)
     return moov >= 0 && mdat >= 0 && moov < mdat;
 }
 
+/* Integrated loudness of the file's audio, decoded. */
+static double decoded_loudness(AVFormatContext *fc)
+{
+    int si = av_find_best_stream(fc, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    ck_assert_int_ge(si, 0);
+    const AVCodec *dec = avcodec_find_decoder(fc->streams[si]->codecpar->codec_id);
+    AVCodecContext *d = avcodec_alloc_context3(dec);
+    avcodec_parameters_to_context(d, fc->streams[si]->codecpar);
+    ck_assert_int_eq(avcodec_open2(d, dec, NULL), 0);
+    ck_assert_int_eq(d->sample_fmt, AV_SAMPLE_FMT_FLTP);
+    size_t cap = (size_t)AUDIO_RATE * 120, n = 0;
+    float *l = malloc(cap * sizeof(float)), *r = malloc(cap * sizeof(float));
+    AVPacket *p = av_packet_alloc();
+    AVFrame *f = av_frame_alloc();
+    while (av_read_frame(fc, p) >= 0) {
+        if (p->stream_index == si && avcodec_send_packet(d, p) >= 0)
+            while (avcodec_receive_frame(d, f) >= 0) {
+                for (int i = 0; i < f->nb_samples && n < cap; i++, n++) {
+                    l[n] = ((float *)f->data[0])[i];
+                    r[n] = ((float *)f->data[1])[i];
+                }
+            }
+        av_packet_unref(p);
+    }
+    const float *ch[2] = { l, r };
+    double lufs = audio_loudness(ch, 2, n);
+    av_frame_free(&f);
+    av_packet_free(&p);
+    avcodec_free_context(&d);
+    free(l);
+    free(r);
+    av_seek_frame(fc, -1, 0, AVSEEK_FLAG_BACKWARD);
+    return lufs;
+}
+
 static void check_mp4(const char *dir, double expect_s)
 {
     char p[512];
@@ -295,6 +371,7 @@ static void check_mp4(const char *dir, double expect_s)
     }
     ck_assert_int_eq(h264, 1);
     ck_assert_int_eq(aac, 1);
+    ck_assert_double_eq_tol(decoded_loudness(fc), AUDIO_TARGET_LUFS, 1.0);
     double dur = (double)fc->duration / AV_TIME_BASE;
     ck_assert_msg(dur > expect_s * 0.9 && dur < expect_s * 1.1, "duration %.2f vs %.2f", dur, expect_s);
     avformat_close_input(&fc);
@@ -418,6 +495,7 @@ Suite *render_suite(void)
     Suite *s = suite_create("render");
     TCase *fast = tcase_create("documents");
     tcase_add_test(fast, palettes_all_findable);
+    tcase_add_test(fast, loudness_reference_tone);
     tcase_add_test(fast, captions_grouping);
     tcase_add_test(fast, captions_documents);
     tcase_add_test(fast, captions_colors);
