@@ -1,6 +1,7 @@
 /* The render pipeline, all in-process:
  *
- *   narration (espeak-ng PCM + word times) ──► swresample 48 kHz ──► -14 LUFS ──► AAC packets (kept)
+ *   narration (espeak-ng PCM + word times) ──► swresample 48 kHz ──► + ducked music
+ *       ──► -14 LUFS ──► AAC packets (kept)
  *   word times ──► captions.ass / .srt / .vtt
  *   per frame: gradient (small, scaled up) ──► buffer → ass (libass) → buffersink ──► libx264
  *
@@ -36,6 +37,7 @@
 #include "render/audio.h"
 #include "render/background.h"
 #include "render/captions.h"
+#include "render/music.h"
 #include "render/palette.h"
 #include "render/voice.h"
 
@@ -337,13 +339,35 @@ static enum vf_rc encode_track(struct render_ctx *c, const float *track, size_t 
     return rc;
 }
 
+/* Mixes the job's music track (a file name in media_dir/music) under the voice. */
+static enum vf_rc add_music(struct render_ctx *c, float *track, size_t n)
+{
+    const struct job_options *o = c->rq->opt;
+    const struct vf_config *cfg = c->rq->cfg;
+    char path[RENDER_PATH_MAX];
+    if (!o->music_track[0] || o->music_volume <= 0)
+        return VF_OK;
+    if (strchr(o->music_track, '/') || o->music_track[0] == '.')
+        return vf_fail(c->err, VF_EINVAL, "music track \"%s\" is not a file name", o->music_track);
+    if (!cfg || !cfg->media_dir || !cfg->media_dir[0])
+        return vf_fail(c->err, VF_EINVAL, "music track \"%s\" asked for but media_dir is not set",
+                       o->music_track);
+    if (vf_snprintf(path, sizeof(path), "%s/music/%s", cfg->media_dir, o->music_track) < 0)
+        return vf_fail(c->err, VF_EINVAL, "music track path too long");
+    return music_mix(path, o->music_volume > 1 ? 1.0 : o->music_volume, track, n, c->err);
+}
+
 static enum vf_rc encode_audio(struct render_ctx *c)
 {
     float *track = NULL;
     size_t n = 0;
     enum vf_rc rc = resample_narration(c, &track, &n);
-    if (rc != VF_OK)
+    if (rc == VF_OK)
+        rc = add_music(c, track, n);
+    if (rc != VF_OK) {
+        free(track);
         return rc;
+    }
     /* the mono track plays on two channels, which BS.1770 counts as 3 dB louder */
     float *ch[1] = { track };
     audio_normalize(ch, 1, n, AUDIO_TARGET_LUFS - 3.0103);

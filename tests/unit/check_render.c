@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "render/audio.h"
 #include "render/captions.h"
+#include "render/music.h"
 #include "render/palette.h"
 #include "render/render.h"
 #include "render/voice.h"
@@ -94,6 +95,65 @@ START_TEST(loudness_reference_tone)
     ck_assert(!isfinite(audio_normalize(ch2, 1, n, -14.0)));
     ck_assert(silence[0] == 0.0f);
     free(silence);
+}
+END_TEST
+
+/* ---- music ---- */
+
+/* A 16-bit stereo 44.1 kHz WAV of a 220 Hz tone: a resample and a downmix away from the track. */
+static void write_tone_wav(const char *path, double seconds)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned n = (unsigned)(seconds * 44100), bytes = n * 4;
+    unsigned char h[44] = "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x02\0\x44\xac\0\0\x10\xb1\x02\0\x04\0\x10\0data";
+    unsigned riff = 36 + bytes;
+    for (int i = 0; i < 4; i++) {
+        h[4 + i] = (unsigned char)(riff >> (8 * i));
+        h[40 + i] = (unsigned char)(bytes >> (8 * i));
+    }
+    fwrite(h, 1, 44, f);
+    for (unsigned i = 0; i < n; i++) {
+        short v = (short)(12000 * sin(2 * M_PI * 220.0 * i / 44100.0));
+        unsigned char s4[4] = { (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)v, (unsigned char)(v >> 8) };
+        fwrite(s4, 1, 4, f);
+    }
+    fclose(f);
+}
+
+static double rms_of_difference(const float *a, const float *b, size_t from, size_t to)
+{
+    double s = 0;
+    for (size_t i = from; i < to; i++)
+        s += (double)(a[i] - b[i]) * (a[i] - b[i]);
+    return sqrt(s / (double)(to - from));
+}
+
+START_TEST(music_ducked_under_voice)
+{
+    char wav[] = "/tmp/vf-music-XXXXXX.wav";
+    int fd = mkstemps(wav, 4);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    write_tone_wav(wav, 0.7);   /* shorter than the track: it must loop */
+    size_t n = AUDIO_RATE * 4;
+    float *track = calloc(n, sizeof(float)), *orig = calloc(n, sizeof(float));
+    for (size_t i = AUDIO_RATE; i < 3 * AUDIO_RATE; i++)   /* "speech" from 1 s to 3 s */
+        track[i] = orig[i] = (float)(0.3 * sin(2 * M_PI * 150.0 * (double)i / AUDIO_RATE));
+    struct vf_err err = { 0 };
+    ck_assert_int_eq(music_mix(wav, 0.5, track, n, &err), VF_OK);
+    double quiet = rms_of_difference(track, orig, AUDIO_RATE / 4, AUDIO_RATE * 3 / 4);
+    double under = rms_of_difference(track, orig, AUDIO_RATE * 3 / 2, AUDIO_RATE * 5 / 2);
+    double after = rms_of_difference(track, orig, AUDIO_RATE * 7 / 2, AUDIO_RATE * 4 - 1);
+    ck_assert(quiet > 0.05);
+    ck_assert_double_eq_tol(under / quiet, MUSIC_DUCK_GAIN, 0.03);
+    ck_assert(after > quiet * 0.8);
+    unlink(wav);
+
+    ck_assert_int_eq(music_mix("/nonexistent/song.mp3", 0.5, track, n, &err), VF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/song.mp3"));
+    free(track);
+    free(orig);
 }
 END_TEST
 
@@ -478,6 +538,13 @@ START_TEST(render_bad_requests)
     ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/fonts"));
     rq.cfg = NULL;
 
+    vf_strlcpy(o.music_track, "calm.mp3", sizeof(o.music_track));
+    ck_assert_int_eq(render_video(&rq, &res, &err), VF_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.text, "media_dir"));
+    vf_strlcpy(o.music_track, "../secret", sizeof(o.music_track));
+    ck_assert_int_eq(render_video(&rq, &res, &err), VF_EINVAL);
+    o.music_track[0] = '\0';
+
     rq.out_dir = "/nonexistent/out";
     ck_assert_int_eq(render_video(&rq, &res, &err), VF_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.text, "/nonexistent/out"));
@@ -496,6 +563,7 @@ Suite *render_suite(void)
     TCase *fast = tcase_create("documents");
     tcase_add_test(fast, palettes_all_findable);
     tcase_add_test(fast, loudness_reference_tone);
+    tcase_add_test(fast, music_ducked_under_voice);
     tcase_add_test(fast, captions_grouping);
     tcase_add_test(fast, captions_documents);
     tcase_add_test(fast, captions_colors);
