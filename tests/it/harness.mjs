@@ -318,6 +318,10 @@ class Stack {
         return m[1];
     }
 
+    ffprobe(path) {
+        return ffprobe(path);
+    }
+
     async getJob(id, token = this.token) {
         const r = await this.api('GET', `/api/jobs/${id}`, { token });
         if (r.status !== 200) throw new Error(`GET /api/jobs/${id}: ${r.status} ${r.text}`);
