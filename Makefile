@@ -24,6 +24,10 @@ ifeq ($(SANITIZER),address)
 CFLAGS_ALL += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS_SAN := -fsanitize=address,undefined
 endif
+ifeq ($(SANITIZER),fuzzer)
+CFLAGS_ALL += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS_SAN := -fsanitize=address,undefined
+endif
 CFLAGS_ALL += $(CFLAGS)
 
 ifneq ($(V),1)
@@ -38,9 +42,13 @@ PROGRAMS  := $(BUILD)/vf-api $(BUILD)/vf-sse $(BUILD)/vf-worker $(BUILD)/vfctl
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(BUILD)/unit-tests
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay-%)
+FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz-%)
 
-.PHONY: all test unit it e2e demo up down asan bench deps clean install
-all: $(PROGRAMS) $(UNIT_BIN)
+.SECONDARY:
+.PHONY: all test unit it e2e demo up down asan bench deps clean install fuzz fuzzers
+all: $(PROGRAMS) $(UNIT_BIN) $(REPLAYS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,11 +71,29 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs check) $(PKG_LIBS)
 
+# Fuzz targets: replayed over their seed corpus and kept crashes in `make unit`
+# (any compiler), fuzzed for real with libFuzzer by `make fuzz` (clang).
+$(BUILD)/fuzz-replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+fuzzers: $(FUZZERS)
+
 deps:
 	@scripts/deps.sh
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(REPLAYS)
 	$(UNIT_BIN)
+	@for n in $(FUZZ_NAMES); do $(BUILD)/fuzz-replay-$$n tests/fuzz/corpus/$$n tests/fuzz/crashes/$$n || exit 1; done
+
+# FUZZ_SECONDS per target (default 60); new crashes land in tests/fuzz/crashes/NAME/.
+fuzz: deps
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANITIZER=fuzzer OPT="-O1 -g" fuzzers
+	scripts/fuzz.sh build-fuzz $(FUZZ_NAMES)
 
 it: $(PROGRAMS)
 	VF_BUILD_DIR=$(BUILD) node --test --test-concurrency=1 tests/it/
@@ -99,7 +125,7 @@ install: all
 	install -m 755 $(PROGRAMS) $(DESTDIR)/usr/local/bin/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(BUILD)/app/api/main.d $(BUILD)/app/sse/main.d \
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d) $(BUILD)/app/api/main.d $(BUILD)/app/sse/main.d \
          $(BUILD)/app/worker/main.d $(BUILD)/app/cli/vfctl.d

@@ -12,7 +12,7 @@ packages=(
     libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
     libespeak-ng-dev espeak-ng-data check libssl-dev libcrypt-dev
     nginx-light mariadb-server mariadb-client ffmpeg fonts-dejavu-core curl
-    chromium wrk
+    chromium wrk clang libclang-rt-14-dev
 )
 
 say() { printf 'deps: %s\n' "$*"; }

@@ -143,7 +143,7 @@ static enum vf_rc step_render(struct step_env *env, struct job_video *video, cha
         json_decref(script);
         return vf_fail(err, VF_ETRANSIENT, "cannot create the work folder %s", dir);
     }
-    progress(env, STEP_RENDER, 1, "rendering");
+    progress(env, STEP_RENDER, 0, "rendering");
     struct render_progress_ctx pc = {env};
     struct render_request rq = {script, &opt, env->cfg, dir, on_render_progress, &pc};
     struct render_result res = {0};
