@@ -41,6 +41,25 @@ static int load_own_job(struct api_ctx *ctx, long long id, struct job *j, struct
     return 0;
 }
 
+typedef enum vf_rc (*job_op)(struct db *db, long long id, struct vf_err *err);
+
+/* Runs a job-store change on the caller's job. Returns 0 when it was made;
+ * -1 after answering (404 for another user's job, 409, 503). */
+static int act_on_own_job(struct api_ctx *ctx, long long id, job_op op, struct api_response *rs)
+{
+    struct job j;
+    if (load_own_job(ctx, id, &j, rs) != 0)
+        return -1;
+    job_free(&j);
+    struct vf_err err = {0};
+    enum vf_rc rc = op(ctx->db, id, &err);
+    if (rc != VF_OK) {
+        api_respond_store_error(rs, rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
 static void create_job(struct api_ctx *ctx, const struct api_request *rq, enum job_mode mode,
                        struct api_response *rs)
 {
@@ -191,49 +210,43 @@ void api_jobs_delete(struct api_ctx *ctx, const struct api_request *rq,
                      const struct api_params *pp, struct api_response *rs)
 {
     (void)rq;
-    struct job j;
-    if (load_own_job(ctx, pp->id, &j, rs) != 0)
+    if (act_on_own_job(ctx, pp->id, jobs_delete, rs) != 0)
         return;
-    job_free(&j);
     struct vf_err err = {0};
-    enum vf_rc rc = jobs_delete(ctx->db, pp->id, &err);
-    if (rc != VF_OK) {
-        api_respond_store_error(rs, rc, &err);
-        return;
-    }
     if (store_delete_job(ctx->cfg, pp->id, &err) != VF_OK)
         log_warn("job %lld deleted but its files stay: %s", pp->id, err.text);
     rs->status = 204;
 }
 
-static void request_step(struct api_ctx *ctx, long long id, enum job_state from,
-                         enum job_step step, struct api_response *rs)
+static enum vf_rc step_video_op(struct db *db, long long id, struct vf_err *err)
 {
-    struct job j;
-    if (load_own_job(ctx, id, &j, rs) != 0)
-        return;
-    job_free(&j);
-    struct vf_err err = {0};
-    enum vf_rc rc = jobs_request_step(ctx->db, id, from, step, &err);
-    if (rc != VF_OK) {
-        api_respond_store_error(rs, rc, &err);
-        return;
-    }
-    respond_job(ctx, id, 202, rs);
+    return jobs_request_step(db, id, JS_SCRIPT_READY, STEP_RENDER, err);
+}
+
+static enum vf_rc step_finalize_op(struct db *db, long long id, struct vf_err *err)
+{
+    return jobs_request_step(db, id, JS_VIDEO_READY, STEP_FINALIZE, err);
+}
+
+/* A change on the caller's job, answered with the job as it is now. */
+static void act_and_respond(struct api_ctx *ctx, long long id, job_op op, struct api_response *rs)
+{
+    if (act_on_own_job(ctx, id, op, rs) == 0)
+        respond_job(ctx, id, 202, rs);
 }
 
 void api_jobs_step_video(struct api_ctx *ctx, const struct api_request *rq,
                          const struct api_params *pp, struct api_response *rs)
 {
     (void)rq;
-    request_step(ctx, pp->id, JS_SCRIPT_READY, STEP_RENDER, rs);
+    act_and_respond(ctx, pp->id, step_video_op, rs);
 }
 
 void api_jobs_step_finalize(struct api_ctx *ctx, const struct api_request *rq,
                             const struct api_params *pp, struct api_response *rs)
 {
     (void)rq;
-    request_step(ctx, pp->id, JS_VIDEO_READY, STEP_FINALIZE, rs);
+    act_and_respond(ctx, pp->id, step_finalize_op, rs);
 }
 
 static void respond_script_errors(struct api_response *rs, const struct script_errors *errs)
@@ -312,34 +325,14 @@ void api_jobs_retry(struct api_ctx *ctx, const struct api_request *rq,
                     const struct api_params *pp, struct api_response *rs)
 {
     (void)rq;
-    struct job j;
-    if (load_own_job(ctx, pp->id, &j, rs) != 0)
-        return;
-    job_free(&j);
-    struct vf_err err = {0};
-    enum vf_rc rc = jobs_retry(ctx->db, pp->id, &err);
-    if (rc != VF_OK) {
-        api_respond_store_error(rs, rc, &err);
-        return;
-    }
-    respond_job(ctx, pp->id, 202, rs);
+    act_and_respond(ctx, pp->id, jobs_retry, rs);
 }
 
 void api_jobs_cancel(struct api_ctx *ctx, const struct api_request *rq,
-                     const struct api_params *pp, struct api_response *rs)
+                    const struct api_params *pp, struct api_response *rs)
 {
     (void)rq;
-    struct job j;
-    if (load_own_job(ctx, pp->id, &j, rs) != 0)
-        return;
-    job_free(&j);
-    struct vf_err err = {0};
-    enum vf_rc rc = jobs_cancel(ctx->db, pp->id, &err);
-    if (rc != VF_OK) {
-        api_respond_store_error(rs, rc, &err);
-        return;
-    }
-    respond_job(ctx, pp->id, 202, rs);
+    act_and_respond(ctx, pp->id, jobs_cancel, rs);
 }
 
 static const struct {

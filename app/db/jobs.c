@@ -620,13 +620,19 @@ struct done_ctx {
     int failed;
 };
 
+/* Locks the job for a worker: VF_ECANCELLED when its lease is gone. */
+static enum vf_rc lock_leased(struct db *db, const struct done_ctx *c, struct locked_job *lj,
+                              struct vf_err *err)
+{
+    enum vf_rc rc = job_lock(db, c->id, lj, err);
+    return rc == VF_OK ? check_lease(lj, c->worker, err) : rc;
+}
+
 static enum vf_rc done_body(struct db *db, void *vctx, struct vf_err *err)
 {
     struct done_ctx *c = vctx;
     struct locked_job lj;
-    enum vf_rc rc = job_lock(db, c->id, &lj, err);
-    if (rc == VF_OK)
-        rc = check_lease(&lj, c->worker, err);
+    enum vf_rc rc = lock_leased(db, c, &lj, err);
     if (rc != VF_OK)
         return rc;
     if (c->step == STEP_SCRIPT) {
@@ -692,9 +698,7 @@ static enum vf_rc retry_later_body(struct db *db, void *vctx, struct vf_err *err
 {
     struct done_ctx *c = vctx;
     struct locked_job lj;
-    enum vf_rc rc = job_lock(db, c->id, &lj, err);
-    if (rc == VF_OK)
-        rc = check_lease(&lj, c->worker, err);
+    enum vf_rc rc = lock_leased(db, c, &lj, err);
     if (rc != VF_OK)
         return rc;
     if (lj.attempts >= c->max_attempts) {
@@ -733,9 +737,7 @@ static enum vf_rc fail_body(struct db *db, void *vctx, struct vf_err *err)
 {
     struct done_ctx *c = vctx;
     struct locked_job lj;
-    enum vf_rc rc = job_lock(db, c->id, &lj, err);
-    if (rc == VF_OK)
-        rc = check_lease(&lj, c->worker, err);
+    enum vf_rc rc = lock_leased(db, c, &lj, err);
     if (rc != VF_OK)
         return rc;
     return fail_locked(db, c->id, &lj, c->step, c->message, err);
@@ -752,9 +754,7 @@ static enum vf_rc cancelled_body(struct db *db, void *vctx, struct vf_err *err)
 {
     struct done_ctx *c = vctx;
     struct locked_job lj;
-    enum vf_rc rc = job_lock(db, c->id, &lj, err);
-    if (rc == VF_OK)
-        rc = check_lease(&lj, c->worker, err);
+    enum vf_rc rc = lock_leased(db, c, &lj, err);
     if (rc != VF_OK)
         return rc;
     static const char sql[] = "UPDATE jobs SET progress_message = 'cancelled' WHERE id = ?";
