@@ -13,7 +13,7 @@
 
 #include "core/buf.h"
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_ENUM };
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_ENUM, CFG_REAL };
 
 struct cfg_entry {
     const char *name;
@@ -22,12 +22,15 @@ struct cfg_entry {
     const char *def;          /* default, as text */
     long min, max;            /* CFG_INT bounds */
     const char *choices;      /* CFG_ENUM: "a|b|c" */
+    double rmin, rmax;        /* CFG_REAL bounds */
 };
 
 #define S(name, def) {#name, CFG_STR, offsetof(struct vf_config, name), def, 0, 0, NULL}
 #define I(name, def, lo, hi) {#name, CFG_INT, offsetof(struct vf_config, name), #def, lo, hi, NULL}
 #define B(name, def) {#name, CFG_BOOL, offsetof(struct vf_config, name), #def, 0, 1, NULL}
 #define E(name, def, ch) {#name, CFG_ENUM, offsetof(struct vf_config, name), def, 0, 0, ch}
+#define R(name, def, lo, hi) \
+    {#name, CFG_REAL, offsetof(struct vf_config, name), #def, 0, 0, NULL, lo, hi}
 
 static const struct cfg_entry cfg_table[] = {
     S(db_host, "localhost"), I(db_port, 3306, 0, 65535), S(db_socket, ""), S(db_name, "vf"),
@@ -35,7 +38,8 @@ static const struct cfg_entry cfg_table[] = {
     E(script_provider, "template", "template|gemini|openai"), S(gemini_api_key, ""),
     S(gemini_base_url, "https://generativelanguage.googleapis.com"),
     S(gemini_model, "gemini-2.5-flash"), S(openai_base_url, ""), S(openai_api_key, ""),
-    S(openai_model, "gpt-4o-mini"),
+    S(openai_model, "gpt-4o-mini"), R(script_temperature, 0.9, 0.0, 2.0),
+    I(script_timeout_s, 120, 1, 900),
     E(tts, "espeak", "espeak|gemini|none"), S(gemini_tts_model, "gemini-2.5-flash-preview-tts"),
     S(default_voice, "en-us+f3"),
     S(media_dir, ""), I(render_threads, 0, 0, 64), E(x264_preset, "veryfast",
@@ -99,6 +103,18 @@ static int cfg_set(struct vf_config *c, const struct cfg_entry *e, const char *v
         }
         free(*(char **)slot);
         *(char **)slot = copy;
+        return 0;
+    }
+    case CFG_REAL: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !(d >= e->rmin && d <= e->rmax)) {
+            snprintf(why, whylen, "%s must be a number from %g to %g, not \"%s\"", e->name,
+                     e->rmin, e->rmax, v);
+            return -1;
+        }
+        *(double *)slot = d;
         return 0;
     }
     case CFG_INT:

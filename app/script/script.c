@@ -7,11 +7,13 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
 #include "core/config.h"
 #include "render/palette.h"
+#include "script/writers.h"
 
 #define TITLE_MAX 120
 #define CAPTION_MAX 120
@@ -447,11 +449,95 @@ static enum vf_rc write_template(const char *topic, const struct job_options *op
     return VF_OK;
 }
 
+typedef enum vf_rc (*model_writer_fn)(const struct vf_config *cfg, const struct model_prompt *p,
+                                       char **text, struct model_usage *usage,
+                                       struct vf_err *err);
+
+static json_t *usage_json(const char *provider, const char *model, const struct model_usage *u)
+{
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:i}", "provider", provider, "model",
+                     model ? model : "", "prompt_tokens", (json_int_t)u->prompt_tokens,
+                     "output_tokens", (json_int_t)u->output_tokens, "total_tokens",
+                     (json_int_t)u->total_tokens, "requests", u->requests);
+}
+
+/* Reads a model's answer as a script. Returns the script, or NULL with what
+ * is wrong with it in problems. */
+static json_t *answer_to_script(const char *text, const struct job_options *opt,
+                                char *problems, size_t len)
+{
+    json_t *script = model_text_to_json(text, problems, len);
+    if (!script)
+        return NULL;
+    struct script_errors errs;
+    if (script_validate(script, opt, &errs) != 0) {
+        script_errors_format(&errs, problems, len);
+        json_decref(script);
+        return NULL;
+    }
+    return script;
+}
+
+/* A model writes the script; an unusable answer is asked for again once,
+ * with the problems in the request, before the step fails for good. */
+static enum vf_rc write_with_model(const struct vf_config *cfg, const char *topic,
+                                   const struct job_options *opt, model_writer_fn writer,
+                                   const char *who, const char *provider, const char *model,
+                                   json_t **out, json_t **usage, struct vf_err *err)
+{
+    struct model_usage mu = {0};
+    char *system = script_system_prompt(opt);
+    char *user = script_user_prompt(topic, opt);
+    char *previous = NULL, *fix = NULL;
+    char problems[sizeof(err->text) - 96] = "";
+    enum vf_rc rc;
+    if (!system || !user) {
+        rc = vf_fail(err, VF_ENOMEM, "out of memory writing the prompt");
+        goto out;
+    }
+    for (int round = 0;; round++) {
+        struct model_prompt p = {system, user, previous, fix};
+        char *text = NULL;
+        rc = writer(cfg, &p, &text, &mu, err);
+        if (rc != VF_OK)
+            break;
+        json_t *script = answer_to_script(text, opt, problems, sizeof(problems));
+        if (script) {
+            free(text);
+            script_normalize(script, opt);
+            *out = script;
+            break;
+        }
+        if (round > 0) {
+            free(text);
+            rc = vf_fail(err, VF_EPERMANENT,
+                         "%s wrote an unusable script, and again when asked to fix it: %s", who,
+                         problems);
+            break;
+        }
+        free(previous);
+        free(fix);
+        previous = text;
+        fix = script_fix_prompt(problems);
+        if (!fix) {
+            rc = vf_fail(err, VF_ENOMEM, "out of memory writing the prompt");
+            break;
+        }
+    }
+    if (usage && mu.requests > 0 && rc == VF_OK)
+        *usage = usage_json(provider, model, &mu);
+out:
+    free(system);
+    free(user);
+    free(previous);
+    free(fix);
+    return rc;
+}
+
 enum vf_rc script_write(const struct vf_config *cfg, const char *topic,
                         const struct job_options *opt, json_t **out, json_t **usage,
                         struct vf_err *err)
 {
-    (void)cfg;
     *out = NULL;
     if (usage)
         *usage = NULL;
@@ -459,6 +545,12 @@ enum vf_rc script_write(const struct vf_config *cfg, const char *topic,
         return vf_fail(err, VF_EINVAL, "the topic is empty");
     if (strcmp(opt->script_provider, "template") == 0)
         return write_template(topic, opt, out, err);
+    if (cfg && strcmp(opt->script_provider, "gemini") == 0)
+        return write_with_model(cfg, topic, opt, gemini_write, "Gemini", "gemini",
+                                cfg->gemini_model, out, usage, err);
+    if (cfg && strcmp(opt->script_provider, "openai") == 0)
+        return write_with_model(cfg, topic, opt, openai_write, "The OpenAI-compatible model", "openai",
+                                cfg->openai_model, out, usage, err);
     return vf_fail(err, VF_EPERMANENT, "script provider %s is not configured",
                    opt->script_provider);
 }

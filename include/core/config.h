@@ -15,6 +15,7 @@ struct vf_config {
     /* script */
     char *script_provider; char *gemini_api_key; char *gemini_base_url; char *gemini_model;
     char *openai_base_url; char *openai_api_key; char *openai_model;
+    double script_temperature; int script_timeout_s;
     /* voice */
     char *tts; char *gemini_tts_model; char *default_voice;
     /* render */

@@ -13,6 +13,7 @@ static const struct {
     {"state", state_suite}, {"config", config_suite}, {"request", request_suite},
     {"options", options_suite}, {"script", script_suite}, {"sse", sse_suite},
     {"render", render_suite},
+    {"writers", writers_suite},
 };
 
 int main(int argc, char **argv)

@@ -10,5 +10,6 @@ Suite *options_suite(void);
 Suite *script_suite(void);
 Suite *render_suite(void);
 Suite *sse_suite(void);
+Suite *writers_suite(void);
 
 #endif
