@@ -68,7 +68,8 @@ export async function api(method, path, body) {
 export function sentence(message) {
   const s = typeof message === 'string' ? message.trim() : '';
   if (!s) return '';
-  const first = s.charAt(0).toUpperCase() + s.slice(1);
+  // A leading identifier (fonts_dir, /path) keeps its spelling.
+  const first = /^\S*[_/]/.test(s) ? s : s.charAt(0).toUpperCase() + s.slice(1);
   return /[.!?…]$/.test(first) ? first : first + '.';
 }
 

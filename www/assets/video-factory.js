@@ -1,9 +1,11 @@
 // /dashboard/video-factory: start a job, follow it live, review, finish.
-import { get, post, put, sentence, withBusy } from '/assets/api.js';
+import { get, post, put, del, sentence, withBusy } from '/assets/api.js';
+import { JobHistory, setBadge } from '/assets/history.js';
+import { LiveStream } from '/assets/live.js';
 import { OptionsForm } from '/assets/options.js';
 import { ScriptEditor } from '/assets/script-editor.js';
 import {
-  renderStepper, renderProgress, STATE_LABEL, TERMINAL, stoppedStep, stepLabel,
+  renderStepper, renderProgress, TERMINAL, RUNNING, stoppedStep, stepLabel,
 } from '/assets/stepper.js';
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 const TOPIC_MIN = 3;
 const TOPIC_MAX = 200;
 const LOG_MAX = 200;
+const STREAM_LINGER_MS = 5000;
 const MEDIA = ['video.mp4', 'thumb.jpg', 'captions.srt', 'captions.vtt', 'script.json'];
 
 const options = new OptionsForm();
@@ -20,10 +23,11 @@ const editor = new ScriptEditor($('script-editor'));
 const view = {
   id: null,
   job: null,
-  source: null,          // EventSource of the job
-  lastEventId: null,
-  reconnectDelay: 1000,
-  reconnectTimer: null,
+  stream: null,          // LiveStream of the job
+  lastEventId: null,     // where a new stream of the same job resumes
+  streamEnded: false,    // the stream brought a final state
+  storyShown: false,     // a stream of this job ran (a finished job's replays its activity)
+  endTimer: null,
   refreshing: null,      // the GET in flight, if any
   refreshAgain: false,
   tick: null,
@@ -67,14 +71,6 @@ function parseTime(s) {
 }
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dateFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-
-function shortTime(s) {
-  const t = parseTime(s);
-  if (t === null) return '';
-  const d = new Date(t);
-  return d.toDateString() === new Date().toDateString() ? timeFmt.format(d) : dateFmt.format(d);
-}
 
 function formatBytes(n) {
   if (!Number.isFinite(n) || n <= 0) return '';
@@ -84,11 +80,6 @@ function formatBytes(n) {
 
 function mediaUrl(id, file) {
   return `/api/jobs/${encodeURIComponent(id)}/media/${file}`;
-}
-
-function setBadge(node, state) {
-  node.textContent = STATE_LABEL[state] || state || '';
-  node.dataset.state = state || '';
 }
 
 // ---------------------------------------------------------------- topic + form
@@ -182,7 +173,7 @@ async function onSubmit(event) {
     try {
       const res = await post(path, body);
       selectJob(res.job.id, res.job);
-      loadRecent();
+      jobHistory.reload();
       if (window.matchMedia('(max-width: 959px)').matches) {
         $('production-title').scrollIntoView({ behavior: 'smooth', block: 'start' });
       }
@@ -226,6 +217,7 @@ const els = {
   render: $('btn-render'),
   finalize: $('btn-finalize'),
   cancel: $('btn-cancel'),
+  delete: $('btn-delete'),
   scriptEditor: $('script-editor'),
   scriptView: $('script-view'),
   player: $('player'),
@@ -289,7 +281,10 @@ function renderJob() {
   els.render.hidden = job.state !== 'SCRIPT_READY';
   els.finalize.hidden = job.state !== 'VIDEO_READY';
   els.cancel.hidden = TERMINAL.has(job.state);
-  if (els.cancel.hidden) resetCancel();
+  if (els.cancel.hidden) disarm(els.cancel);
+  // A worker holds a running job; the API wants it cancelled first.
+  els.delete.hidden = RUNNING.has(job.state);
+  if (els.delete.hidden) disarm(els.delete);
 
   // Script: editable while waiting for review, read-only afterwards.
   const hasScript = job.script && Array.isArray(job.script.scenes);
@@ -308,7 +303,7 @@ function renderJob() {
   if (showVideo) renderPlayer(job);
   else els.playerFrame.replaceChildren();
 
-  els.live.hidden = !view.source || TERMINAL.has(job.state);
+  els.live.hidden = !view.stream || TERMINAL.has(job.state);
 }
 
 function renderScriptView(script) {
@@ -317,7 +312,18 @@ function renderScriptView(script) {
   list.replaceChildren();
   for (const scene of script.scenes) {
     const li = document.createElement('li');
-    li.textContent = scene.narration || '';
+    const narration = document.createElement('p');
+    narration.textContent = scene.narration || '';
+    li.append(narration);
+    const keywords = Array.isArray(scene.visual?.keywords) ? scene.visual.keywords.join(', ') : '';
+    const extra = [scene.caption ? `Caption: ${scene.caption}` : '', keywords ? `Keywords: ${keywords}` : '']
+      .filter(Boolean).join(' · ');
+    if (extra) {
+      const meta = document.createElement('p');
+      meta.className = 'script-view-meta';
+      meta.textContent = extra;
+      li.append(meta);
+    }
     list.append(li);
   }
 }
@@ -394,88 +400,64 @@ function appendLog(level, message, at) {
 
 // ---------------------------------------------------------------- live updates
 
+function showLive(node, status) {
+  node.hidden = status === 'closed';
+  node.textContent = status === 'live' ? 'Live' : 'Reconnecting…';
+  node.dataset.status = status === 'live' ? 'live' : 'lost';
+}
+
 function closeStream() {
-  if (view.source) {
-    view.source.close();
-    view.source = null;
-  }
-  clearTimeout(view.reconnectTimer);
-  view.reconnectTimer = null;
+  clearTimeout(view.endTimer);
+  view.endTimer = null;
+  if (view.stream?.lastEventId) view.lastEventId = view.stream.lastEventId;
+  view.stream?.stop();
+  view.stream = null;
   els.live.hidden = true;
 }
 
 function openStream() {
   closeStream();
   const id = view.id;
-  let url = `/api/jobs/${encodeURIComponent(id)}/events`;
-  if (view.lastEventId) url += `?last_event_id=${encodeURIComponent(view.lastEventId)}`;
-  const source = new EventSource(url);
-  view.source = source;
-
-  const accept = (e) => {
-    if (view.source !== source) return null;
-    if (e.lastEventId) view.lastEventId = e.lastEventId;
-    try {
-      const data = JSON.parse(e.data);
-      if (data && data.job_id !== undefined && String(data.job_id) !== String(id)) return null;
-      return data;
-    } catch {
-      return null;
-    }
-  };
-
-  source.addEventListener('open', () => {
-    if (view.source !== source) return;
-    view.reconnectDelay = 1000;
-    els.live.hidden = false;
-    els.live.textContent = 'Live';
-    els.live.dataset.status = 'live';
-  });
-
-  source.addEventListener('state', (e) => {
-    const data = accept(e);
-    if (!data || !view.job) return;
-    if (data.state) view.job.state = data.state;
-    if (data.step && view.job.progress) view.job.progress.step = data.step;
-    renderJob();
-    refreshJob();
-    scheduleRecent();
-  });
-
-  source.addEventListener('progress', (e) => {
-    const data = accept(e);
-    if (!data || !view.job) return;
-    view.job.progress = { step: data.step, percent: data.percent, message: data.message };
-    renderProgress(view.job, els.progress);
-  });
-
-  source.addEventListener('log', (e) => {
-    const data = accept(e);
-    if (!data) return;
-    appendLog(data.level, String(data.message ?? ''), data.at);
-  });
-
-  source.addEventListener('error', () => {
-    if (view.source !== source) return;
-    els.live.hidden = false;
-    els.live.textContent = 'Reconnecting…';
-    els.live.dataset.status = 'lost';
-    // CONNECTING: the browser retries by itself. CLOSED: the server refused
-    // the stream (e.g. a 401 or a 502); find out why and try again later.
-    if (source.readyState === EventSource.CLOSED) {
-      source.close();
-      view.source = null;
-      get('/api/auth/me').catch((err) => authGone(err));
-      view.reconnectTimer = setTimeout(() => {
-        view.reconnectTimer = null;
-        if (view.id === id && view.job && !TERMINAL.has(view.job.state)) {
-          refreshJob();
-          openStream();
+  const mine = (data) => view.id === id && (data.job_id === undefined || String(data.job_id) === String(id));
+  const stream = new LiveStream(`/api/jobs/${encodeURIComponent(id)}/events`, {
+    handlers: {
+      state(data) {
+        if (!mine(data) || !view.job) return;
+        // The stream may be replaying older states: the job itself is
+        // reloaded rather than set back to them.
+        if (TERMINAL.has(data.state) && (data.state === view.job.state || !TERMINAL.has(view.job.state))) {
+          view.streamEnded = true;
         }
-      }, view.reconnectDelay);
-      view.reconnectDelay = Math.min(view.reconnectDelay * 2, 30000);
-    }
+        refreshJob();
+      },
+      progress(data) {
+        if (!mine(data) || !view.job) return;
+        view.job.progress = { step: data.step, percent: data.percent, message: data.message };
+        renderProgress(view.job, els.progress);
+      },
+      log(data) {
+        if (!mine(data)) return;
+        appendLog(data.level, String(data.message ?? ''), data.at);
+      },
+    },
+    onStatus(status) {
+      if (view.stream === stream) showLive(els.live, TERMINAL.has(view.job?.state) ? 'closed' : status);
+    },
+    // Without an event id the job's stream replays its whole story.
+    onResume() {
+      if (view.stream === stream) els.log.replaceChildren();
+    },
+    onRefused() {
+      if (view.stream !== stream) return;
+      get('/api/auth/me').catch((err) => authGone(err));
+      refreshJob();
+    },
   });
+  view.stream = stream;
+  view.streamEnded = false;
+  view.storyShown = true;
+  // A job picked up again (a retry, a render) goes on from the events shown.
+  stream.start(view.lastEventId);
 }
 
 // Reloads the shown job; calls made while one is in flight collapse into one more.
@@ -515,8 +497,15 @@ async function refreshJob() {
 function syncStream() {
   const job = view.job;
   if (!job) return;
-  if (TERMINAL.has(job.state)) closeStream();
-  else if (!view.source && !view.reconnectTimer) openStream();
+  if (TERMINAL.has(job.state)) {
+    // A reload can see the end before the stream has brought the last
+    // events; the stream closes on its own final state event, or soon.
+    if (!view.stream && !view.storyShown) openStream();
+    else if (!view.stream || view.streamEnded) closeStream();
+    else if (!view.endTimer) view.endTimer = setTimeout(closeStream, STREAM_LINGER_MS);
+  } else if (!view.stream) {
+    openStream();
+  }
   clearInterval(view.tick);
   view.tick = TERMINAL.has(job.state) ? null : setInterval(updateElapsed, 1000);
 }
@@ -526,13 +515,14 @@ async function selectJob(id, job) {
     closeStream();
     view.id = id;
     view.lastEventId = null;
-    view.reconnectDelay = 1000;
+    view.storyShown = false;
     els.log.replaceChildren();
     showMessage(els.actionError, '');
-    resetCancel();
-    history.replaceState(null, '', `#job=${id}`);
+    disarm(els.cancel);
+    disarm(els.delete);
+    window.history.replaceState(null, '', `#job=${id}`);
   }
-  markRecent();
+  jobHistory.markSelected(id);
   if (job) {
     view.job = job;
     renderJob();
@@ -561,7 +551,6 @@ async function jobAction(button, path, body, method = post) {
         renderJob();
         syncStream();
       }
-      scheduleRecent();
     } catch (err) {
       if (authGone(err)) return;
       showMessage(els.actionError, err.message);
@@ -625,110 +614,101 @@ els.finalize.addEventListener('click', () =>
 els.retry.addEventListener('click', () =>
   jobAction(els.retry, `/api/jobs/${encodeURIComponent(view.id)}/retry`));
 
-// Cancel asks once more on the same button, so one stray click does not
-// throw away a render.
-let cancelArmed = null;
-function resetCancel() {
-  clearTimeout(cancelArmed);
-  cancelArmed = null;
-  els.cancel.textContent = 'Cancel job';
-  els.cancel.classList.remove('is-armed');
+// Cancel and Delete ask once more on the same button, so one stray click
+// does not throw away a render.
+const ARM_LABEL = { 'btn-cancel': ['Cancel job', 'Confirm cancel'], 'btn-delete': ['Delete job', 'Confirm delete'] };
+const armed = new Map();
+
+function disarm(button) {
+  clearTimeout(armed.get(button));
+  armed.delete(button);
+  button.textContent = ARM_LABEL[button.id][0];
+  button.classList.remove('is-armed');
 }
-els.cancel.addEventListener('click', async () => {
-  if (!cancelArmed) {
-    els.cancel.textContent = 'Confirm cancel';
-    els.cancel.classList.add('is-armed');
-    cancelArmed = setTimeout(resetCancel, 4000);
-    return;
+
+// True when this click confirms; false when it only armed the button.
+function confirmClick(button) {
+  if (armed.has(button)) {
+    disarm(button);
+    return true;
   }
-  resetCancel();
+  button.textContent = ARM_LABEL[button.id][1];
+  button.classList.add('is-armed');
+  armed.set(button, setTimeout(() => disarm(button), 4000));
+  return false;
+}
+
+els.cancel.addEventListener('click', async () => {
+  if (!confirmClick(els.cancel)) return;
   await jobAction(els.cancel, `/api/jobs/${encodeURIComponent(view.id)}/cancel`);
 });
 
-// ---------------------------------------------------------------- recent jobs
-
-const recentList = $('recent-list');
-const recentStatus = $('recent-status');
-let recentTimer = null;
-let recentLoading = null;
-
-function scheduleRecent() {
-  clearTimeout(recentTimer);
-  recentTimer = setTimeout(loadRecent, 400);
-}
-
-let recentAgain = false;
-
-// Loads the list; a call while a load is in flight loads once more after it,
-// so the list never ends older than the last state change.
-async function loadRecent() {
-  if (recentLoading) {
-    recentAgain = true;
-    return recentLoading;
-  }
-  const button = $('recent-refresh');
-  recentLoading = withBusy(button, async () => {
+els.delete.addEventListener('click', async () => {
+  if (!confirmClick(els.delete)) return;
+  const id = view.id;
+  showMessage(els.actionError, '');
+  await withBusy(els.delete, async () => {
     try {
-      const res = await get('/api/jobs?limit=10');
-      renderRecent(Array.isArray(res.jobs) ? res.jobs : []);
+      await del(`/api/jobs/${encodeURIComponent(id)}`);
     } catch (err) {
       if (authGone(err)) return;
-      recentStatus.textContent = `Could not load recent jobs: ${err.message}`;
-    }
-  });
-  try {
-    await recentLoading;
-  } finally {
-    recentLoading = null;
-  }
-  if (recentAgain) {
-    recentAgain = false;
-    await loadRecent();
-  }
-}
-
-function renderRecent(jobs) {
-  recentStatus.textContent = jobs.length ? '' : 'No jobs yet.';
-  recentList.replaceChildren();
-  for (const job of jobs) {
-    const li = document.createElement('li');
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'recent-item';
-    button.dataset.id = String(job.id);
-
-    const title = document.createElement('span');
-    title.className = 'recent-topic';
-    title.textContent = job.topic || `Job ${job.id}`;
-
-    const meta = document.createElement('span');
-    meta.className = 'recent-meta';
-    meta.textContent = [`#${job.id}`, job.mode === 'semi' ? 'Step' : 'Auto', shortTime(job.created_at)]
-      .filter(Boolean).join(' · ');
-
-    const badge = document.createElement('span');
-    badge.className = 'badge';
-    setBadge(badge, job.state);
-
-    button.append(title, badge, meta);
-    button.addEventListener('click', () => {
-      selectJob(job.id);
-      if (window.matchMedia('(max-width: 959px)').matches) {
-        $('production-title').scrollIntoView({ behavior: 'smooth', block: 'start' });
+      if (err.status !== 404) {
+        showMessage(els.actionError, err.message);
+        if (err.status === 409) refreshJob();
+        return;
       }
-    });
-    li.append(button);
-    recentList.append(li);
-  }
-  markRecent();
+    }
+    jobHistory.remove(id);
+    if (view.id === id) clearJob(`Job #${id} was deleted.`);
+  });
+});
+
+// Empties the production panel (after a delete).
+function clearJob(note) {
+  closeStream();
+  clearInterval(view.tick);
+  view.tick = null;
+  view.id = null;
+  view.lastEventId = null;
+  view.job = null;
+  renderJob();
+  $('production-empty-hint').textContent = note
+    || 'Start a video, or pick one from the job history.';
+  window.history.replaceState(null, '', window.location.pathname);
+  jobHistory.markSelected(null);
+  els.empty.focus();
 }
 
-function markRecent() {
-  for (const b of recentList.querySelectorAll('.recent-item')) {
-    if (b.dataset.id === String(view.id)) b.setAttribute('aria-current', 'true');
-    else b.removeAttribute('aria-current');
-  }
-}
+// ---------------------------------------------------------------- job history
+
+const jobHistory = new JobHistory({
+  list: $('history-list'),
+  status: $('history-status'),
+  filter: $('history-state'),
+  newer: $('history-newer'),
+  older: $('history-older'),
+  page: $('history-page'),
+  refresh: $('history-refresh'),
+}, {
+  onSelect(id) {
+    selectJob(id);
+    if (window.matchMedia('(max-width: 959px)').matches) {
+      $('production-title').scrollIntoView({ behavior: 'smooth', block: 'start' });
+    }
+  },
+  onError: authGone,
+});
+
+// Every job's state changes, for the badges.
+const allJobs = new LiveStream('/api/events', {
+  handlers: { state: (data) => jobHistory.onState(data) },
+  onStatus: (status) => showLive($('history-live'), status),
+  // Resumed without an event id: what happened meanwhile is only in the list.
+  onResume: () => jobHistory.reload(),
+  onRefused: () => {
+    get('/api/auth/me').catch((err) => authGone(err));
+  },
+});
 
 // ---------------------------------------------------------------- start
 
@@ -783,14 +763,14 @@ async function start() {
     const key = e.target.id?.startsWith('opt-') ? e.target.id.slice(4) : null;
     if (key) options.setError(key, '');
   });
-  $('recent-refresh').addEventListener('click', loadRecent);
   updateTopicCount();
   syncMode();
   // On a phone the options start folded; their summary line shows the choices.
   if (window.matchMedia('(max-width: 520px)').matches) $('options').open = false;
 
   loadOptions();
-  loadRecent();
+  jobHistory.reload();
+  allJobs.start();
   const id = jobFromHash();
   if (id) selectJob(id);
   window.addEventListener('hashchange', () => {
@@ -802,6 +782,7 @@ async function start() {
 $('logout').addEventListener('click', async () => {
   await withBusy($('logout'), async () => {
     closeStream();
+    allJobs.stop();
     try {
       await post('/api/auth/logout');
     } catch {
