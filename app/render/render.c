@@ -3,7 +3,8 @@
  *   narration (espeak-ng PCM + word times) ──► swresample 48 kHz ──► + ducked music
  *       ──► -14 LUFS ──► AAC packets (kept)
  *   word times ──► captions.ass / .srt / .vtt
- *   per frame: gradient (small, scaled up) ──► buffer → ass (libass) → buffersink ──► libx264
+ *   per frame: gradient (small, scaled up) or media-library image/clip,
+ *       crossfaded at scene changes ──► buffer → ass (libass) → buffersink ──► libx264
  *
  * The audio is known before the first frame, so it is encoded up front and its
  * packets are written as the video catches up with them, which keeps the MP4
@@ -37,6 +38,7 @@
 #include "render/audio.h"
 #include "render/background.h"
 #include "render/captions.h"
+#include "render/media.h"
 #include "render/music.h"
 #include "render/palette.h"
 #include "render/voice.h"
@@ -45,10 +47,18 @@
 #define RENDER_CRF 21.0
 #define RENDER_AUDIO_RATE AUDIO_RATE
 #define RENDER_AUDIO_BITRATE 128000
-#define RENDER_XFADE_S 0.6              /* palette crossfade at a scene change */
+#define RENDER_XFADE_S 0.6              /* background crossfade at a scene change */
 #define RENDER_THUMB_AT_S 1.0
 #define RENDER_PATH_MAX 4096
 #define RENDER_FRAME_ALIGN 64
+
+/* What is behind a scene: its palette's gradient, or a media-library file
+ * (opened when the scene comes on screen, closed after it has faded out). */
+struct scene_background {
+    const struct palette *palette;
+    char *media_path;                   /* NULL: the gradient */
+    struct media_source *media;
+};
 
 struct render_ctx {
     const struct render_request *rq;
@@ -57,7 +67,7 @@ struct render_ctx {
     int64_t nframes;
     int last_percent;
     struct narration narr;
-    const struct palette **palettes;    /* per scene */
+    struct scene_background *scene_bg;  /* per scene */
     char mp4_path[RENDER_PATH_MAX], thumb_path[RENDER_PATH_MAX], ass_path[RENDER_PATH_MAX];
 
     AVFormatContext *oc;
@@ -72,6 +82,8 @@ struct render_ctx {
     struct background *bg;
     AVBufferPool *frame_pool;           /* frame buffers are reused, not allocated per frame */
     AVFrame *frame, *filtered;
+    uint8_t *fade[4];                   /* the outgoing scene during a crossfade */
+    int fade_stride[4];
 };
 
 static pthread_once_t ffmpeg_once = PTHREAD_ONCE_INIT;
@@ -95,23 +107,6 @@ static enum vf_rc fail_av(struct render_ctx *c, const char *what, int code)
     char e[AV_ERROR_MAX_STRING_SIZE];
     return vf_fail(c->err, code == AVERROR(ENOMEM) ? VF_ENOMEM : VF_EPERMANENT, "%s: %s", what,
                    averr(code, e, sizeof(e)));
-}
-
-/* Output size until the shared job_options_frame_size is available: the
- * resolution is the short side, the long side is 16/9 of it. */
-static void render_frame_size(const struct job_options *o, int *w, int *h)
-{
-    int s = o->resolution == 720 ? 720 : 1080;
-    int l = s * 16 / 9;
-    if (strcmp(o->aspect, "16:9") == 0) {
-        *w = l;
-        *h = s;
-    } else if (strcmp(o->aspect, "1:1") == 0) {
-        *w = *h = s;
-    } else {
-        *w = s;
-        *h = l;
-    }
 }
 
 /* Returns nonzero when the caller asked to stop. */
@@ -425,28 +420,32 @@ static enum vf_rc setup_filters(struct render_ctx *c)
                                          NULL, c->graph);
     if (r < 0)
         return fail_av(c, "filter graph source", r);
-    AVFilterContext *ass = avfilter_graph_alloc_filter(c->graph, ass_filter, "captions");
-    if (!ass)
-        return vf_fail(c->err, VF_ENOMEM, "out of memory for the filter graph");
-    /* options set one by one, so the paths need no filter-string escaping */
-    const struct vf_config *cfg = c->rq->cfg;
-    r = av_opt_set(ass, "filename", c->ass_path, AV_OPT_SEARCH_CHILDREN);
-    if (r >= 0 && cfg && cfg->fonts_dir && cfg->fonts_dir[0])
-        r = av_opt_set(ass, "fontsdir", cfg->fonts_dir, AV_OPT_SEARCH_CHILDREN);
-    if (r >= 0)
-        r = avfilter_init_str(ass, NULL);
-    if (r < 0)
-        return vf_fail(c->err, VF_EINVAL, "libass could not load %s", c->ass_path);
+    AVFilterContext *ass = NULL;
+    if (!c->rq->no_captions) {
+        ass = avfilter_graph_alloc_filter(c->graph, ass_filter, "captions");
+        if (!ass)
+            return vf_fail(c->err, VF_ENOMEM, "out of memory for the filter graph");
+        /* options set one by one, so the paths need no filter-string escaping */
+        const struct vf_config *cfg = c->rq->cfg;
+        r = av_opt_set(ass, "filename", c->ass_path, AV_OPT_SEARCH_CHILDREN);
+        if (r >= 0 && cfg && cfg->fonts_dir && cfg->fonts_dir[0])
+            r = av_opt_set(ass, "fontsdir", cfg->fonts_dir, AV_OPT_SEARCH_CHILDREN);
+        if (r >= 0)
+            r = avfilter_init_str(ass, NULL);
+        if (r < 0)
+            return vf_fail(c->err, VF_EINVAL, "libass could not load %s", c->ass_path);
+    }
     r = avfilter_graph_create_filter(&c->sink, avfilter_get_by_name("buffersink"), "out", NULL,
                                      NULL, c->graph);
+    AVFilterContext *last = ass ? ass : c->src;
     if (r >= 0) {
         enum AVPixelFormat fmts[] = { AV_PIX_FMT_YUV420P, AV_PIX_FMT_NONE };
         r = av_opt_set_int_list(c->sink, "pix_fmts", fmts, AV_PIX_FMT_NONE, AV_OPT_SEARCH_CHILDREN);
     }
-    if (r >= 0)
+    if (r >= 0 && ass)
         r = avfilter_link(c->src, 0, ass, 0);
     if (r >= 0)
-        r = avfilter_link(ass, 0, c->sink, 0);
+        r = avfilter_link(last, 0, c->sink, 0);
     if (r >= 0)
         r = avfilter_graph_config(c->graph, NULL);
     return r < 0 ? fail_av(c, "filter graph", r) : VF_OK;
@@ -514,22 +513,120 @@ static const struct palette *scene_palette(const struct render_ctx *c, size_t i)
     return p ? p : palette_find(PALETTE_DEFAULT);
 }
 
-/* The scene at time t and how far the fade from the previous palette is. */
-static void palettes_at(const struct render_ctx *c, double t, const struct palette **from,
-                        const struct palette **to, double *mix)
+static size_t scene_at(const struct render_ctx *c, double t)
 {
     size_t s = 0;
     while (s + 1 < c->narr.nscenes && t >= c->narr.scenes[s + 1].start)
         s++;
-    *to = c->palettes[s];
-    *from = s > 0 ? c->palettes[s - 1] : c->palettes[s];
-    *mix = s > 0 ? (t - c->narr.scenes[s].start) / RENDER_XFADE_S : 1.0;
+    return s;
+}
+
+/* Paints scene s's own background at video time t into the planes of f. */
+static enum vf_rc draw_scene(struct render_ctx *c, size_t s, double t, AVFrame *f)
+{
+    struct scene_background *b = &c->scene_bg[s];
+    if (!b->media_path) {
+        background_draw(c->bg, b->palette, b->palette, 1.0, t, f);
+        return VF_OK;
+    }
+    if (!b->media) {
+        enum vf_rc rc = media_open(b->media_path, c->width, c->height, (int)s, &b->media, c->err);
+        if (rc != VF_OK)
+            return rc;
+    }
+    const struct scene_span *sp = &c->narr.scenes[s];
+    return media_draw(b->media, t - sp->start, sp->end - sp->start + RENDER_XFADE_S, f, c->err);
+}
+
+/* dst = dst * m + from * (1 - m), every plane. */
+static void blend(AVFrame *dst, uint8_t *const from[4], const int from_stride[4], double m)
+{
+    int w = (int)lrint(m * 256);
+    for (int p = 0; p < 3; p++) {
+        int pw = p ? dst->width / 2 : dst->width, ph = p ? dst->height / 2 : dst->height;
+        for (int y = 0; y < ph; y++) {
+            uint8_t *d = dst->data[p] + (size_t)y * dst->linesize[p];
+            const uint8_t *s = from[p] + (size_t)y * from_stride[p];
+            for (int x = 0; x < pw; x++)
+                d[x] = (uint8_t)((d[x] * w + s[x] * (256 - w) + 128) >> 8);
+        }
+    }
+}
+
+/* The frame's background: the scene's own, or during the first RENDER_XFADE_S
+ * of a scene a fade from the previous one. Two gradients fade by their
+ * colours (one drawing); anything with media draws both and blends. */
+static enum vf_rc draw_background(struct render_ctx *c, double t, AVFrame *f)
+{
+    size_t s = scene_at(c, t);
+    double mix = s > 0 ? (t - c->narr.scenes[s].start) / RENDER_XFADE_S : 1.0;
+    /* a scene that has faded out has no more frames to give */
+    for (size_t k = 0; k < s; k++)
+        if (c->scene_bg[k].media && (k + 1 < s || mix >= 1.0)) {
+            media_close(c->scene_bg[k].media);
+            c->scene_bg[k].media = NULL;
+        }
+    if (mix >= 1.0)
+        return draw_scene(c, s, t, f);
+    struct scene_background *from = &c->scene_bg[s - 1], *to = &c->scene_bg[s];
+    double m = mix * mix * (3 - 2 * mix);
+    if (!from->media_path && !to->media_path) {
+        background_draw(c->bg, from->palette, to->palette, mix, t, f);
+        return VF_OK;
+    }
+    if (!c->fade[0]) {
+        int r = av_image_alloc(c->fade, c->fade_stride, c->width, c->height, AV_PIX_FMT_YUV420P,
+                               RENDER_FRAME_ALIGN);
+        if (r < 0)
+            return fail_av(c, "crossfade frame", r);
+    }
+    AVFrame out = { .width = c->width, .height = c->height, .format = AV_PIX_FMT_YUV420P };
+    for (int p = 0; p < 3; p++) {
+        out.data[p] = c->fade[p];
+        out.linesize[p] = c->fade_stride[p];
+    }
+    enum vf_rc rc = draw_scene(c, s - 1, t, &out);
+    if (rc == VF_OK)
+        rc = draw_scene(c, s, t, f);
+    if (rc == VF_OK)
+        blend(f, c->fade, c->fade_stride, m);
+    return rc;
+}
+
+/* Each scene's palette and media file. Every file is opened once here, so an
+ * unreadable one fails the render before any encoding, naming the file. */
+static enum vf_rc choose_backgrounds(struct render_ctx *c)
+{
+    const struct vf_config *cfg = c->rq->cfg;
+    const char *media_dir = cfg && cfg->media_dir && cfg->media_dir[0] ? cfg->media_dir : NULL;
+    json_t *scenes = json_object_get(c->rq->script, "scenes");
+    c->scene_bg = calloc(c->narr.nscenes, sizeof(*c->scene_bg));
+    if (!c->scene_bg)
+        return vf_fail(c->err, VF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->narr.nscenes; i++) {
+        struct scene_background *b = &c->scene_bg[i];
+        char path[RENDER_PATH_MAX];
+        int found = 0;
+        b->palette = scene_palette(c, i);
+        json_t *visual = json_object_get(json_array_get(scenes, i), "visual");
+        enum vf_rc rc = media_choose(media_dir, visual, (int)i, path, sizeof(path), &found, c->err);
+        if (rc != VF_OK)
+            return rc;
+        if (!found)
+            continue;
+        struct media_source *probe;
+        if ((rc = media_open(path, c->width, c->height, (int)i, &probe, c->err)) != VF_OK)
+            return rc;
+        media_close(probe);
+        if (!(b->media_path = strdup(path)))
+            return vf_fail(c->err, VF_ENOMEM, "out of memory");
+    }
+    return VF_OK;
 }
 
 static enum vf_rc render_frame(struct render_ctx *c, int64_t i, int64_t thumb_at)
 {
-    const struct palette *from, *to;
-    double mix, t = (double)i / RENDER_FPS;
+    double t = (double)i / RENDER_FPS;
     AVFrame *f = c->frame;
     f->format = AV_PIX_FMT_YUV420P;
     f->width = c->width;
@@ -541,8 +638,11 @@ static enum vf_rc render_frame(struct render_ctx *c, int64_t i, int64_t thumb_at
                                  c->width, c->height, RENDER_FRAME_ALIGN);
     if (r < 0)
         return fail_av(c, "video frame", r);
-    palettes_at(c, t, &from, &to, &mix);
-    background_draw(c->bg, from, to, mix, t, f);
+    enum vf_rc brc = draw_background(c, t, f);
+    if (brc != VF_OK) {
+        av_frame_unref(f);
+        return brc;
+    }
     f->pts = i;
     r = av_buffersrc_add_frame_flags(c->src, f, 0);
     if (r < 0)
@@ -626,7 +726,12 @@ static void render_cleanup(struct render_ctx *c)
     av_frame_free(&c->frame);
     av_buffer_pool_uninit(&c->frame_pool);
     av_frame_free(&c->filtered);
-    free(c->palettes);
+    for (size_t i = 0; c->scene_bg && i < c->narr.nscenes; i++) {
+        media_close(c->scene_bg[i].media);
+        free(c->scene_bg[i].media_path);
+    }
+    free(c->scene_bg);
+    av_freep(&c->fade[0]);
     narration_free(&c->narr);
 }
 
@@ -643,7 +748,7 @@ static enum vf_rc prepare(struct render_ctx *c)
     const char *fonts = rq->cfg ? rq->cfg->fonts_dir : NULL;
     if (fonts && fonts[0] && (stat(fonts, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         return vf_fail(c->err, VF_EINVAL, "fonts_dir %s is not a readable directory", fonts);
-    render_frame_size(rq->opt, &c->width, &c->height);
+    job_options_frame_size(rq->opt, &c->width, &c->height);
     c->pkt = av_packet_alloc();
     c->frame = av_frame_alloc();
     c->filtered = av_frame_alloc();
@@ -662,16 +767,11 @@ static enum vf_rc render_run(struct render_ctx *c, struct render_result *res)
         return rc;
     if (report(c, 0, "speaking the narration"))
         return vf_fail(c->err, VF_ECANCELLED, "render cancelled");
-    rc = narration_build(c->rq->script, c->rq->opt, &c->narr, c->err);
+    rc = narration_build(c->rq->script, c->rq->opt, c->rq->cfg, &c->narr, c->err);
     if (rc != VF_OK)
         return rc;
     c->nframes = (int64_t)(c->narr.duration_s * RENDER_FPS + 0.999);
-    c->palettes = calloc(c->narr.nscenes, sizeof(*c->palettes));
-    if (!c->palettes)
-        return vf_fail(c->err, VF_ENOMEM, "out of memory");
-    for (size_t i = 0; i < c->narr.nscenes; i++)
-        c->palettes[i] = scene_palette(c, i);
-    if ((rc = write_captions(c)) != VF_OK || (rc = open_output(c)) != VF_OK
+    if ((rc = choose_backgrounds(c)) != VF_OK || (rc = write_captions(c)) != VF_OK || (rc = open_output(c)) != VF_OK
         || (rc = encode_audio(c)) != VF_OK || (rc = setup_filters(c)) != VF_OK
         || (rc = background_new(c->width, c->height, &c->bg, c->err)) != VF_OK)
         return rc;

@@ -10,16 +10,30 @@
  * narration is split on white space into our own words, and each takes the
  * time of the first event that falls inside it, so captions show exactly the
  * text of the script even where espeak splits differently ("1984" is three
- * events). */
+ * events).
+ *
+ * Gemini TTS gives audio without word positions: the words are spread over
+ * the speech (silence at either end left out) in proportion to their place
+ * in the text, counted in characters. */
 #include "render/voice.h"
 
 #include <espeak-ng/speak_lib.h>
+#include <libavutil/channel_layout.h>
+#include <libswresample/swresample.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "render/tts_gemini.h"
+
 #define NONE_SAMPLE_RATE 22050
+#define GEMINI_SAMPLE_RATE 24000
+#define SPEECH_THRESHOLD 300        /* |sample| above this is speech, not silence */
+
+enum speaker { SPEAK_ESPEAK, SPEAK_GEMINI, SPEAK_NONE };
 
 struct token {
     const char *text;
@@ -183,6 +197,9 @@ static int set_voice(const struct job_options *opt)
 
 struct builder {
     struct narration *out;
+    enum speaker speaker;
+    const struct job_options *opt;
+    const struct vf_config *cfg;
     size_t pcm_cap, words_cap;
     struct token *tokens;
 };
@@ -213,14 +230,111 @@ static int append_words(struct builder *b, size_t nt, int scene, double base, do
     return 0;
 }
 
+/* Word starts in proportion to their first character's place in the text,
+ * between the first and the last audible sample. */
+static void time_tokens_by_chars(struct token *t, size_t nt, const char *text, const int16_t *pcm,
+                                 size_t n, int rate)
+{
+    size_t first = 0, last = n;
+    while (first < n && abs(pcm[first]) < SPEECH_THRESHOLD)
+        first++;
+    while (last > first && abs(pcm[last - 1]) < SPEECH_THRESHOLD)
+        last--;
+    if (first >= last) {
+        first = 0;
+        last = n;
+    }
+    int chars = 0;
+    for (const char *p = text; *p; p++)
+        if (((unsigned char)*p & 0xc0) != 0x80)
+            chars++;
+    double from = (double)first / rate, span = (double)(last - first) / rate;
+    for (size_t i = 0; i < nt; i++)
+        t[i].start = from + span * (double)(t[i].char_first - 1) / (chars > 0 ? chars : 1);
+}
+
+/* Converts 16-bit mono PCM from rate `from` to `to`; *out is malloc'ed. */
+static enum vf_rc resample_s16(const int16_t *in, size_t n, int from, int to, int16_t **out,
+                               size_t *nout, struct vf_err *err)
+{
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    SwrContext *swr = NULL;
+    size_t cap = (size_t)((double)n * to / from) + 1024;
+    int16_t *buf = n < INT32_MAX / 8 ? malloc(cap * sizeof(*buf)) : NULL;
+    int r = swr_alloc_set_opts2(&swr, &mono, AV_SAMPLE_FMT_S16, to, &mono, AV_SAMPLE_FMT_S16, from,
+                                0, NULL);
+    if (r >= 0)
+        r = swr_init(swr);
+    int got = 0, tail = 0;
+    if (r >= 0 && buf) {
+        uint8_t *dst[1] = { (uint8_t *)buf };
+        const uint8_t *src[1] = { (const uint8_t *)in };
+        got = r = swr_convert(swr, dst, (int)cap, src, (int)n);
+        if (r >= 0) {
+            dst[0] = (uint8_t *)(buf + got);
+            tail = r = swr_convert(swr, dst, (int)cap - got, NULL, 0);
+        }
+    }
+    swr_free(&swr);
+    if (r < 0 || !buf) {
+        free(buf);
+        return vf_fail(err, buf ? VF_EPERMANENT : VF_ENOMEM, "cannot resample the speech");
+    }
+    *out = buf;
+    *nout = (size_t)got + (size_t)tail;
+    return VF_OK;
+}
+
+/* One scene from Gemini TTS, at the narration's rate. */
+static enum vf_rc speak_gemini(struct builder *b, const char *text, int scene, int16_t **pcm,
+                               size_t *n, struct vf_err *err)
+{
+    int rate = 0;
+    enum vf_rc rc = gemini_tts_speak(b->cfg, b->opt->voice, text, pcm, n, &rate, err);
+    if (rc != VF_OK) {
+        /* name the scene, keep the cause (and retry_after, http_status) */
+        char cause[sizeof(err->text)];
+        vf_strlcpy(cause, err->text, sizeof(cause));
+        vf_snprintf(err->text, sizeof(err->text), "scene %d: %s", scene + 1, cause);
+        return rc;
+    }
+    if (rate != b->out->sample_rate && *n > 0) {
+        int16_t *conv = NULL;
+        size_t nconv = 0;
+        rc = resample_s16(*pcm, *n, rate, b->out->sample_rate, &conv, &nconv, err);
+        free(*pcm);
+        *pcm = rc == VF_OK ? conv : NULL;
+        *n = rc == VF_OK ? nconv : 0;
+    }
+    return rc;
+}
+
 /* Speaks (or times) one scene and appends its audio and words. */
-static enum vf_rc add_scene(struct builder *b, const char *text, int scene, int speak,
-                            struct vf_err *err)
+static enum vf_rc add_scene(struct builder *b, const char *text, int scene, struct vf_err *err)
 {
     struct narration *o = b->out;
     double base = (double)o->nsamples / o->sample_rate;
     size_t nt = tokenize(text, b->tokens);
-    if (!speak) {
+    if (b->speaker == SPEAK_GEMINI) {
+        int16_t *pcm = NULL;
+        size_t n = 0;
+        enum vf_rc rc = speak_gemini(b, text, scene, &pcm, &n, err);
+        if (rc == VF_OK) {
+            double len = (double)n / o->sample_rate;
+            time_tokens_by_chars(b->tokens, nt, text, pcm, n, o->sample_rate);
+            if (grow((void **)&o->pcm, &b->pcm_cap, o->nsamples + n, sizeof(int16_t)) < 0
+                || append_words(b, nt, scene, base, len) < 0) {
+                rc = vf_fail(err, VF_ENOMEM, "out of memory for the narration");
+            } else {
+                if (n)
+                    memcpy(o->pcm + o->nsamples, pcm, n * sizeof(int16_t));
+                o->nsamples += n;
+            }
+        }
+        free(pcm);
+        return rc;
+    }
+    if (b->speaker == SPEAK_NONE) {
         double len = time_tokens_reading(b->tokens, nt);
         if (append_silence(b, (size_t)lround(len * o->sample_rate)) < 0)
             return vf_fail(err, VF_ENOMEM, "out of memory for the narration");
@@ -259,7 +373,7 @@ static const char *json_str(json_t *obj, const char *key)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static enum vf_rc add_scenes(struct builder *b, json_t *scenes, int speak, struct vf_err *err)
+static enum vf_rc add_scenes(struct builder *b, json_t *scenes, struct vf_err *err)
 {
     struct narration *o = b->out;
     size_t gap = (size_t)lround(VOICE_SCENE_GAP_S * o->sample_rate);
@@ -277,7 +391,7 @@ static enum vf_rc add_scenes(struct builder *b, json_t *scenes, int speak, struc
         sp->start = (double)o->nsamples / o->sample_rate;
         sp->palette = json_str(json_object_get(scene, "visual"), "palette");
         sp->title = json_str(scene, "caption");
-        enum vf_rc rc = add_scene(b, text, (int)i, speak, err);
+        enum vf_rc rc = add_scene(b, text, (int)i, err);
         if (rc != VF_OK)
             return rc;
         size_t pad = i + 1 < json_array_size(scenes) ? gap : (size_t)lround(VOICE_TAIL_S * o->sample_rate);
@@ -307,38 +421,37 @@ static enum vf_rc espeak_ready(const struct job_options *opt, struct vf_err *err
 }
 
 enum vf_rc narration_build(json_t *script, const struct job_options *opt,
-                           struct narration *out, struct vf_err *err)
+                           const struct vf_config *cfg, struct narration *out, struct vf_err *err)
 {
     memset(out, 0, sizeof(*out));
     json_t *scenes = json_object_get(script, "scenes");
     if (!json_is_array(scenes) || json_array_size(scenes) == 0)
         return vf_fail(err, VF_EINVAL, "the script has no scenes");
-    int speak;
+    struct builder b = { .out = out, .opt = opt, .cfg = cfg };
     if (strcmp(opt->tts, "espeak") == 0 || opt->tts[0] == '\0')
-        speak = 1;
+        b.speaker = SPEAK_ESPEAK;
     else if (strcmp(opt->tts, "none") == 0)
-        speak = 0;
+        b.speaker = SPEAK_NONE;
     else if (strcmp(opt->tts, "gemini") == 0)
-        return vf_fail(err, VF_EPERMANENT, "gemini TTS is not available in this build");
+        b.speaker = SPEAK_GEMINI;
     else
         return vf_fail(err, VF_EINVAL, "unknown tts \"%s\"", opt->tts);
 
     out->scenes = calloc(json_array_size(scenes), sizeof(*out->scenes));
     if (!out->scenes)
         return vf_fail(err, VF_ENOMEM, "out of memory for the narration");
-    struct builder b = { .out = out };
     enum vf_rc rc;
-    if (speak) {
+    if (b.speaker == SPEAK_ESPEAK) {
         pthread_mutex_lock(&espeak_lock);
         rc = espeak_ready(opt, err);
         if (rc == VF_OK) {
             out->sample_rate = espeak_sample_rate;
-            rc = add_scenes(&b, scenes, 1, err);
+            rc = add_scenes(&b, scenes, err);
         }
         pthread_mutex_unlock(&espeak_lock);
     } else {
-        out->sample_rate = NONE_SAMPLE_RATE;
-        rc = add_scenes(&b, scenes, 0, err);
+        out->sample_rate = b.speaker == SPEAK_GEMINI ? GEMINI_SAMPLE_RATE : NONE_SAMPLE_RATE;
+        rc = add_scenes(&b, scenes, err);
     }
     free(b.tokens);
     if (rc != VF_OK) {

@@ -24,6 +24,7 @@ struct render_request {
     const char *out_dir;            /* existing directory, written into */
     render_progress_fn progress;    /* may be NULL */
     void *progress_ud;
+    int no_captions;                /* 1: frames without burnt-in captions (tests compare); 0 normally */
 };
 
 struct render_result {

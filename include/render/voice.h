@@ -30,11 +30,16 @@ struct narration {
     size_t nscenes;
 };
 
-/* Speaks the script's scenes with opt->tts ("espeak" or "none"). Words and
- * scene strings borrow from script, which must outlive the narration.
- * Returns VF_OK, VF_EINVAL (unknown voice), VF_EPERMANENT or VF_ENOMEM. */
+struct vf_config;
+
+/* Speaks the script's scenes with opt->tts ("espeak", "gemini" or "none";
+ * gemini reads its key, base URL and model from cfg). Words and scene
+ * strings borrow from script, which must outlive the narration. Returns
+ * VF_OK, VF_EINVAL (unknown voice), VF_ETRANSIENT (Gemini busy or out of
+ * quota), VF_EPERMANENT or VF_ENOMEM. */
 enum vf_rc narration_build(json_t *script, const struct job_options *opt,
-                           struct narration *out, struct vf_err *err);
+                           const struct vf_config *cfg, struct narration *out,
+                           struct vf_err *err);
 void narration_free(struct narration *n);
 
 #endif
