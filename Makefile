@@ -63,7 +63,9 @@ $(BUILD)/vf-api: $(BUILD)/app/api/main.o $(LIB)
 $(BUILD)/vf-sse: $(BUILD)/app/sse/main.o $(LIB)
 $(BUILD)/vf-worker: $(BUILD)/app/worker/main.o $(LIB)
 $(BUILD)/vfctl: $(BUILD)/app/cli/vfctl.o $(LIB)
-$(PROGRAMS):
+# the in-process render benchmark driven by scripts/bench.sh
+$(BUILD)/vf-bench-render: $(BUILD)/tests/bench/render_bench.o $(LIB)
+$(PROGRAMS) $(BUILD)/vf-bench-render:
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -117,8 +119,8 @@ down:
 demo: deps all
 	scripts/demo.sh
 
-bench: deps all
-	scripts/bench.sh
+bench: deps all $(BUILD)/vf-bench-render
+	VF_BUILD_DIR=$(BUILD) scripts/bench.sh
 
 install: all
 	install -d $(DESTDIR)/usr/local/bin
@@ -128,4 +130,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.d) $(BUILD)/app/api/main.d $(BUILD)/app/sse/main.d \
-         $(BUILD)/app/worker/main.d $(BUILD)/app/cli/vfctl.d
+         $(BUILD)/app/worker/main.d $(BUILD)/app/cli/vfctl.d $(BUILD)/tests/bench/render_bench.d
