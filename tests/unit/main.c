@@ -12,7 +12,7 @@ static const struct {
 } all_suites[] = {
     {"state", state_suite}, {"config", config_suite}, {"request", request_suite},
     {"options", options_suite}, {"script", script_suite}, {"sse", sse_suite},
-    {"render", render_suite},
+    {"render", render_suite}, {"sigv4", sigv4_suite}, {"google", google_suite},
     {"writers", writers_suite},
 };
 

@@ -11,5 +11,7 @@ Suite *script_suite(void);
 Suite *render_suite(void);
 Suite *sse_suite(void);
 Suite *writers_suite(void);
+Suite *sigv4_suite(void);
+Suite *google_suite(void);
 
 #endif
