@@ -365,6 +365,37 @@ start_workers() {
 
 sed_escape() { printf '%s' "$1" | sed 's/[\\|&]/\\&/g'; }
 
+# s3_setting KEY: the store setting as the programs see it (VF_<KEY> wins over vf.conf).
+s3_setting() {
+    local env_name value
+    env_name="VF_${1^^}"
+    value=${!env_name-}
+    [[ -n $value ]] || value=$(conf_value "$1")
+    value=${value#\"}
+    printf '%s' "${value%\"}"
+}
+
+# media_origins: with store = s3, " scheme://host[:port]" of where the media
+# endpoint's 302 sends the browser, for the CSP's img-src and media-src.
+media_origins() {
+    local origin bucket region style
+    [[ $(s3_setting store) == s3 ]] || return 0
+    origin=$(s3_setting s3_public_base_url)
+    if [[ -z $origin ]]; then
+        origin=$(s3_setting s3_endpoint)
+        region=$(s3_setting s3_region)
+        [[ -n $origin ]] || origin="https://s3.${region:-us-east-1}.amazonaws.com"
+        style=$(s3_setting s3_path_style)
+        if [[ ${style:-1} =~ ^(0|false|no|off)$ ]]; then
+            bucket=$(s3_setting s3_bucket)
+            origin="${origin%%://*}://$bucket.${origin#*://}"
+        fi
+    fi
+    origin=$(printf '%s' "$origin" | sed -E 's#^([A-Za-z]+://[^/]+).*#\1#')
+    [[ $origin =~ ^https?://[A-Za-z0-9.:-]+$ ]] || die "the S3 origin \"$origin\" cannot go into the CSP"
+    printf ' %s' "$origin"
+}
+
 render_template() {
     local user_line=""
     [[ $(id -u) -eq 0 ]] && user_line="user root;"
@@ -375,11 +406,13 @@ render_template() {
         -e "s|@API_SOCK@|$(sed_escape "$API_SOCK")|g" \
         -e "s|@SSE_SOCK@|$(sed_escape "$SSE_SOCK")|g" \
         -e "s|@USER_LINE@|$user_line|g" \
+        -e "s|@MEDIA_ORIGINS@|$(sed_escape "${MEDIA_ORIGINS:-}")|g" \
         "$1"
 }
 
 start_nginx() {
     local nginx_args
+    MEDIA_ORIGINS=$(media_origins)
     nginx_args=(-p "$VAR/nginx" -c "$VAR/nginx/nginx.conf" -e "$LOG/nginx-error.log")
     for _ in 1 2 3 4 5; do
         PORT=${VF_PORT:-$(free_port)}
