@@ -2,13 +2,18 @@
 # Benchmarks (DESIGN §8, targets in §9). Each section prints its figures;
 # nothing here asserts a time, and a section fails only when it cannot run.
 #
-#   scripts/bench.sh [SECTION...]      sections: render (default: all)
+#   scripts/bench.sh [SECTION...]      sections: render sse (default: all)
 #
 #   render  a 60 s 1080x1920 30 fps short in the default style, rendered
 #           in-process by build/vf-bench-render, then the equivalent ffmpeg
 #           command line (the same gradient colours, the same captions.ass,
 #           the same narration, the same x264/AAC settings) in the same run:
 #           wall time, real-time factor and peak RSS of both, and their ratio.
+#
+#   sse     event fan-out: 10, 100 and 1000 streams through nginx on a stack
+#           of its own (tests/bench/sse.sh): latency from a job_events row's
+#           time to its arrival at each client, vf-sse's database queries per
+#           second, its memory per stream.
 #
 # VF_BUILD_DIR (default build) holds the binaries; VF_BENCH_DIR (default
 # var/bench) receives the videos.
@@ -77,10 +82,11 @@ section_render() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(render)
+[ ${#sections[@]} -gt 0 ] || sections=(render sse)
 for s in "${sections[@]}"; do
     case $s in
     render) section_render ;;
-    *) echo "bench: no section '$s' (have: render)" >&2; exit 2 ;;
+    sse) VF_BUILD_DIR=$BUILD tests/bench/sse.sh ;;
+    *) echo "bench: no section '$s' (have: render sse)" >&2; exit 2 ;;
     esac
 done

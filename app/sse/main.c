@@ -5,6 +5,28 @@
  * and one poller thread that reads new job_events rows and fans them out
  * (hub.h). Accept is serialised by a mutex as in libfcgi's threaded example.
  *
+ * Sizing: a stream holds its thread for as long as the viewer stays, so
+ * sse_threads is the number of viewers one process serves at once (less
+ * one: the last free thread answers 503 too_many_streams instead of taking
+ * a stream, so a viewer past the limit is told so at once rather than
+ * waiting in the listen backlog). An idle stream thread costs about 12 KB
+ * of resident stack (the stack is sse_stack_kb of address space, touched
+ * only as deep as it is used) plus the kernel's own per-thread memory, and
+ * an open stream about 17 KB more (mostly libfcgi's buffers). A live event
+ * wakes one thread per stream that may see it. Up to a few thousand streams
+ * this is cheap and keeps each stream a straight-line loop with blocking
+ * writes; far beyond that the wake-ups and per-thread kernel memory
+ * dominate, and the better shape is more than one vf-sse process (each
+ * with its own poller: database load grows with processes, not viewers).
+ *
+ * A thread that finished a request hands its place to a fresh thread and
+ * exits. Exiting returns the small blocks its malloc cache (tcache) kept
+ * from the request to the shared arenas, where the poller's malloc_trim can
+ * give them back: without it every thread keeps a little of each stream it
+ * held, and memory creeps up with every crowd of viewers. A new thread costs
+ * tens of microseconds and reuses a cached stack; a stream lasts seconds to
+ * hours.
+ *
  * Stopping: SIGTERM/SIGINT only set a flag; the main thread, which alone
  * takes those signals, then wakes everyone (hub stop, shutdown of the
  * listening socket so a blocked accept returns), lets open streams end
@@ -19,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,10 +55,24 @@
 
 #define SSE_LISTEN_FD 0
 #define SSE_STOP_DEADLINE_MS 1800
+/* Descriptors besides one per stream: database pool, poller, log, stdio. */
+#define SSE_SPARE_FDS 64
 
 static volatile sig_atomic_t got_stop_signal;
 static atomic_int stopping;
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int request_threads;
+static atomic_int busy_threads;
+
+/* The request threads are detached (each replaces itself); main waits for
+ * them through this count. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t gone;
+    int live;
+    size_t stack;
+    struct sse_server *srv;
+} crew = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL};
 
 static void on_stop_signal(int sig)
 {
@@ -49,12 +86,65 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static void *request_thread(void *arg);
+
+static int start_thread(pthread_t *t, size_t stack, int detached, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack);
+    if (detached)
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return rc;
+}
+
+/* Starts one more request thread. Returns 0, or -1 when it cannot. */
+static int crew_add(void)
+{
+    pthread_t t;
+    pthread_mutex_lock(&crew.lock);
+    crew.live++;
+    pthread_mutex_unlock(&crew.lock);
+    if (start_thread(&t, crew.stack, 1, request_thread, crew.srv) == 0)
+        return 0;
+    pthread_mutex_lock(&crew.lock);
+    crew.live--;
+    pthread_cond_broadcast(&crew.gone);
+    pthread_mutex_unlock(&crew.lock);
+    return -1;
+}
+
+static void crew_leave(void)
+{
+    pthread_mutex_lock(&crew.lock);
+    if (--crew.live == 0)
+        pthread_cond_broadcast(&crew.gone);
+    pthread_mutex_unlock(&crew.lock);
+}
+
+/* Waits until every request thread has left or the deadline (CLOCK_REALTIME)
+ * passed. Returns how many are still there. */
+static int crew_wait(const struct timespec *deadline)
+{
+    pthread_mutex_lock(&crew.lock);
+    int rc = 0;
+    while (crew.live > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&crew.gone, &crew.lock, deadline);
+    int left = crew.live;
+    pthread_mutex_unlock(&crew.lock);
+    return left;
+}
+
 static void *request_thread(void *arg)
 {
+    static atomic_int replace_warned;
     struct sse_server *srv = arg;
     FCGX_Request req;
     if (FCGX_InitRequest(&req, SSE_LISTEN_FD, 0) != 0) {
         log_error("cannot set up a FastCGI request");
+        crew_leave();
         return NULL;
     }
     int warned = 0;
@@ -71,10 +161,23 @@ static void *request_thread(void *arg)
             continue;
         }
         warned = 0;
-        sse_serve(srv, &req);
+        int busy = atomic_fetch_add(&busy_threads, 1) + 1;
+        int threads = atomic_load(&request_threads);
+        if (busy >= threads && threads > 1)
+            sse_refuse_busy(&req);
+        else
+            sse_serve(srv, &req);
         FCGX_Finish_r(&req);
+        atomic_fetch_sub(&busy_threads, 1);
+        if (atomic_load(&stopping))
+            break;
+        if (crew_add() == 0)
+            break;      /* replaced: leave, and take this thread's caches along */
+        if (!atomic_exchange(&replace_warned, 1))
+            log_warn("cannot start a thread; this one keeps serving");
     }
     FCGX_Free(&req, 1);
+    crew_leave();
     return NULL;
 }
 
@@ -97,20 +200,22 @@ static void install_signals(sigset_t *stop_set, sigset_t *wait_mask)
     sigdelset(wait_mask, SIGINT);
 }
 
-static int start_thread(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg)
+/* Every stream holds a descriptor towards nginx: a soft limit of 1024 (the
+ * usual default outside systemd) would refuse streams long before the
+ * threads run out, so raise it as far as the hard limit allows. */
+static void raise_fd_limit(int streams)
 {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, stack);
-    int rc = pthread_create(t, &attr, fn, arg);
-    pthread_attr_destroy(&attr);
-    return rc;
-}
-
-/* Joins up to the deadline. Returns 0 when the thread ended. */
-static int join_until(pthread_t t, const struct timespec *deadline)
-{
-    return pthread_timedjoin_np(t, NULL, deadline);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)streams + SSE_SPARE_FDS;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        log_warn("open files limited to %llu: fewer than %d streams fit (raise LimitNOFILE / ulimit -n)",
+                 (unsigned long long)rl.rlim_cur, streams);
 }
 
 static int setup(struct vf_config *cfg)
@@ -136,6 +241,7 @@ static int setup(struct vf_config *cfg)
     }
     /* Many threads would otherwise each get a malloc arena and keep RSS up. */
     mallopt(M_ARENA_MAX, 2);
+    raise_fd_limit(cfg->sse_threads);
     return 0;
 }
 
@@ -160,18 +266,21 @@ int main(void)
     size_t stack = (size_t)cfg.sse_stack_kb * 1024;
 
     int nthreads = cfg.sse_threads;
-    pthread_t *threads = calloc((size_t)nthreads + 1, sizeof(*threads));
-    if (!threads || start_thread(&threads[0], stack, sse_poller_main, &pargs) != 0) {
+    pthread_t poller;
+    if (start_thread(&poller, stack, 0, sse_poller_main, &pargs) != 0) {
         log_error("cannot start the event poller");
         return 1;
     }
-    int started = 1;
-    for (int i = 0; i < nthreads; i++, started++)
-        if (start_thread(&threads[started], stack, request_thread, &srv) != 0) {
-            log_warn("started %d of %d stream threads", i, nthreads);
-            break;
-        }
-    log_info("vf-sse ready: %d stream threads", started - 1);
+    crew.stack = stack;
+    crew.srv = &srv;
+    atomic_store(&request_threads, nthreads);
+    int started = 0;
+    while (started < nthreads && crew_add() == 0)
+        started++;
+    if (started < nthreads)
+        log_warn("started %d of %d stream threads", started, nthreads);
+    atomic_store(&request_threads, started);
+    log_info("vf-sse ready: %d stream threads", started);
 
     while (!got_stop_signal)
         sigsuspend(&wait_mask);
@@ -189,15 +298,13 @@ int main(void)
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
     }
-    int stuck = 0;
-    for (int i = 0; i < started; i++)
-        if (join_until(threads[i], &deadline) != 0)
-            stuck++;
+    int stuck = crew_wait(&deadline);
+    if (pthread_timedjoin_np(poller, NULL, &deadline) != 0)
+        stuck++;
     if (stuck) {
         log_warn("stopped with %d threads still busy", stuck);
         _exit(0);
     }
-    free(threads);
     sse_pool_free(pool);
     sse_hub_free(hub);
     mysql_library_end();

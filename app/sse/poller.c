@@ -1,6 +1,7 @@
 /* The poller thread: job_events rows → formatted events → hub (see poller.h). */
 #include "sse/poller.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -38,6 +39,25 @@ int sse_publishable_prefix(struct sse_gap *gap, long long high_water,
         expected = rows[i].id + 1;
     }
     return n;
+}
+
+int sse_trim_due(struct sse_trim *t, int streams, long long now_ms)
+{
+    if (streams > t->peak)
+        t->peak = streams;
+    if (t->peak - streams < SSE_TRIM_DROP && !(streams == 0 && t->peak > 0)) {
+        t->due_ms = 0;
+        return 0;
+    }
+    if (t->due_ms == 0) {
+        t->due_ms = now_ms + SSE_TRIM_DELAY_MS;
+        return 0;
+    }
+    if (now_ms < t->due_ms)
+        return 0;
+    t->peak = streams;
+    t->due_ms = 0;
+    return 1;
 }
 
 /* Formats rows[0..n) and publishes them with the new high-water mark. */
@@ -99,8 +119,13 @@ void *sse_poller_main(void *arg)
     log_info("event poller started after event %lld", high_water);
 
     struct sse_gap gap = {0, 0};
+    struct sse_trim trim = {0, 0};
     int db_down = 0;
+    const int poll_ms = a->cfg->sse_poll_ms;
     while (!sse_hub_stopping(a->hub)) {
+        long long started = sse_now_ms();
+        if (sse_trim_due(&trim, sse_hub_count(a->hub), sse_now_ms()))
+            malloc_trim(0);
         struct job_event *rows = NULL;
         int n = 0;
         struct vf_err err = {0};
@@ -108,7 +133,7 @@ void *sse_poller_main(void *arg)
         if (rc != VF_OK) {
             if (!db_down++)
                 log_warn("event poller cannot read events: %s", err.text);
-            if (sse_hub_sleep(a->hub, a->cfg->sse_poll_ms) != 0)
+            if (sse_hub_sleep(a->hub, poll_ms) != 0)
                 break;
             continue;
         }
@@ -125,7 +150,10 @@ void *sse_poller_main(void *arg)
         /* A full batch that went out whole means more is waiting: read on at once. */
         if (n == SSE_POLL_BATCH && k == n)
             continue;
-        if (sse_hub_sleep(a->hub, a->cfg->sse_poll_ms) != 0)
+        /* Poll at a steady rate: the time the fan-out took (it grows with
+         * the number of streams) comes off the wait, not on top of it. */
+        long long wait = poll_ms - (sse_now_ms() - started);
+        if (sse_hub_sleep(a->hub, (int)(wait > poll_ms / 4 ? wait : poll_ms / 4)) != 0)
             break;
     }
     db_close(db);

@@ -38,13 +38,14 @@ struct stream {
     long long last_write_ms;
 };
 
-static void send_error(FCGX_Request *req, int status, const char *reason, const char *code,
-                       const char *message)
+/* extra: more header lines, each ending in \r\n, or "". */
+static void send_error_with(FCGX_Request *req, int status, const char *reason, const char *code,
+                            const char *message, const char *extra)
 {
-    char head[160];
+    char head[200];
     vf_snprintf(head, sizeof(head),
                 "Status: %d %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n%s\r\n",
-                status, reason, status == 405 ? "Allow: GET\r\n" : "");
+                status, reason, extra);
     char *body = sse_error_body(code, message);
     FCGX_PutS(head, req->out);
     if (body) {
@@ -52,6 +53,19 @@ static void send_error(FCGX_Request *req, int status, const char *reason, const 
         FCGX_PutS("\n", req->out);
     }
     free(body);
+}
+
+static void send_error(FCGX_Request *req, int status, const char *reason, const char *code,
+                       const char *message)
+{
+    send_error_with(req, status, reason, code, message, status == 405 ? "Allow: GET\r\n" : "");
+}
+
+void sse_refuse_busy(FCGX_Request *req)
+{
+    send_error_with(req, 503, "Service Unavailable", "too_many_streams",
+                    "Every event stream slot is taken; try again shortly.",
+                    "Retry-After: " SSE_BUSY_RETRY_AFTER_S "\r\n");
 }
 
 /* Sends what was written so far. Returns 0, or -1 when the client is gone. */

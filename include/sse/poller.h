@@ -30,6 +30,23 @@ int sse_publishable_prefix(struct sse_gap *gap, long long high_water,
                            const struct job_event *rows, int n, long long now_ms,
                            long long grace_ms);
 
+/* After many streams close, their buffers sit free in malloc's arenas but
+ * stay resident; the poller hands them back to the kernel (malloc_trim)
+ * once the number of open streams has fallen SSE_TRIM_DROP below its peak
+ * since the last trim, or to zero. It waits SSE_TRIM_DELAY_MS first: the
+ * threads of ended streams return their malloc caches when they exit,
+ * just after they leave the hub. */
+#define SSE_TRIM_DROP 32
+#define SSE_TRIM_DELAY_MS 500
+
+struct sse_trim {
+    int peak;           /* most streams open since the last trim */
+    long long due_ms;   /* when the pending trim may run; 0: none pending */
+};
+
+/* Records the number of open streams; returns 1 when it is time to trim. */
+int sse_trim_due(struct sse_trim *t, int streams, long long now_ms);
+
 struct sse_poller_args {
     const struct vf_config *cfg;
     struct sse_hub *hub;

@@ -25,4 +25,11 @@ struct sse_server {
 /* Serves an accepted request to its end; the caller then finishes it. */
 void sse_serve(struct sse_server *srv, FCGX_Request *req);
 
+/* Seconds a refused client is told to wait (Retry-After). */
+#define SSE_BUSY_RETRY_AFTER_S "5"
+
+/* Answers 503 too_many_streams: the thread that accepted this request is
+ * the last free one, and it must stay free to answer, not hold a stream. */
+void sse_refuse_busy(FCGX_Request *req);
+
 #endif

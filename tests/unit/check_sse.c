@@ -307,6 +307,30 @@ START_TEST(test_gap_rule)
 }
 END_TEST
 
+START_TEST(test_trim_rule)
+{
+    struct sse_trim t = {0, 0};
+    ck_assert_int_eq(sse_trim_due(&t, 0, 0), 0);           /* nothing ever opened */
+    ck_assert_int_eq(sse_trim_due(&t, 100, 10), 0);
+    ck_assert_int_eq(sse_trim_due(&t, 100 - SSE_TRIM_DROP + 1, 20), 0);   /* small drop */
+    ck_assert_int_eq(sse_trim_due(&t, 100 - SSE_TRIM_DROP, 30), 0);       /* pending */
+    ck_assert_int_eq(sse_trim_due(&t, 50, 30 + SSE_TRIM_DELAY_MS - 1), 0);
+    ck_assert_int_eq(sse_trim_due(&t, 40, 30 + SSE_TRIM_DELAY_MS), 1);
+    ck_assert_int_eq(t.peak, 40);
+    ck_assert_int_eq(sse_trim_due(&t, 40, 5000), 0);       /* done until the next drop */
+
+    /* A crowd that comes back before the delay cancels the trim. */
+    ck_assert_int_eq(sse_trim_due(&t, 0, 6000), 0);
+    ck_assert_int_eq(sse_trim_due(&t, 40, 6100), 0);
+    ck_assert_int_eq(sse_trim_due(&t, 40, 9000), 0);
+
+    /* The last viewers leaving trims even after a small drop. */
+    ck_assert_int_eq(sse_trim_due(&t, 0, 9100), 0);
+    ck_assert_int_eq(sse_trim_due(&t, 0, 9100 + SSE_TRIM_DELAY_MS), 1);
+    ck_assert_int_eq(sse_trim_due(&t, 0, 20000), 0);
+}
+END_TEST
+
 Suite *sse_suite(void)
 {
     Suite *s = suite_create("sse");
@@ -322,6 +346,7 @@ Suite *sse_suite(void)
     tcase_add_test(th, test_hub_fanout);
     tcase_add_test(th, test_hub_lag_and_stop);
     tcase_add_test(th, test_gap_rule);
+    tcase_add_test(th, test_trim_rule);
     suite_add_tcase(s, th);
     return s;
 }
