@@ -1,7 +1,7 @@
 // vf-sse against a real stack: resuming with Last-Event-ID while rows are
 // being written, ownership, 2,000 streams opened and closed without leaving
-// threads or memory behind, and the worker's events for both modes arriving
-// live and in order.
+// threads or memory behind, the answer past the last free thread, and the
+// worker's events for both modes arriving live and in order.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -213,29 +213,31 @@ function sseProcess() {
     };
 }
 
+// vf-sse has let go of every stream when its descriptors stop changing and
+// every thread is back (ended streams' threads are replaced). A thread
+// notices a client that left within SSE_CLIENT_CHECK_MS (1 s).
+async function settle(probe) {
+    let prev = probe();
+    const deadline = Date.now() + 20_000;
+    for (let stable = 0; stable < 4;) {
+        if (Date.now() > deadline) throw new Error(`vf-sse did not settle: ${JSON.stringify(prev)}`);
+        await sleep(250);
+        const now = probe();
+        stable = now.fds === prev.fds && now.threads === STREAM_THREADS + 2 ? stable + 1 : 0;
+        prev = now;
+    }
+    return prev;
+}
+
 it('2,000 streams opened and closed leave the thread count and memory where they started', async (t) => {
     const alice = users.alice;
     const probe = sseProcess();
     const ROUND = 250;
     const ROUNDS = 8;
-    const WARMUP_ROUNDS = 6;
+    const WARMUP_ROUNDS_MAX = 12;
     // Opens a round of streams, sends them one row, waits until every one
     // has it, closes them, and waits until vf-sse has let go of them all
     // (its descriptors are back to what they were).
-    // vf-sse has let go of a crowd when its descriptors stop changing and
-    // every thread is back (ended streams' threads are replaced).
-    const settle = async () => {
-        let prev = probe();
-        const deadline = Date.now() + 20_000;
-        for (let stable = 0; stable < 4;) {
-            if (Date.now() > deadline) throw new Error(`vf-sse did not settle: ${JSON.stringify(prev)}`);
-            await sleep(250);
-            const now = probe();
-            stable = now.fds === prev.fds && now.threads === STREAM_THREADS + 2 ? stable + 1 : 0;
-            prev = now;
-        }
-        return prev;
-    };
     const round = async () => {
         const streams = await openMany(ROUND, `${stack.url}/api/events`, { headers: alice.auth }, 50);
         const writer = rowWriter();
@@ -246,16 +248,23 @@ it('2,000 streams opened and closed leave the thread count and memory where they
             'the row to reach the whole crowd');
         const open = probe();
         await Promise.all(streams.map((s) => s.close()));
-        await settle();
+        rested.push((await settle(probe)).rssKb);
         return open;
     };
+    const rested = [];
     const atStart = probe();
     // The first crowds open the pool's database connections, bring malloc's
     // arenas to their working size and touch the stacks of threads and of
     // glibc's cache of stacks of ended threads: costs paid once, not per
-    // stream (about 3 MB here, flat after some 1,500 streams). Measure from
-    // after them.
-    for (let i = 0; i < WARMUP_ROUNDS; i++) await round();
+    // stream (about 3 MB here, in steps, flat after 3 to 6 crowds). Measure
+    // from when RSS after a crowd stayed within 64 KB for two crowds in a row.
+    for (let i = 0; i < WARMUP_ROUNDS_MAX; i++) {
+        await round();
+        const n = rested.length;
+        if (n >= 3 && Math.abs(rested[n - 1] - rested[n - 2]) <= 64
+            && Math.abs(rested[n - 2] - rested[n - 3]) <= 64) break;
+    }
+    const warmups = rested.length;
     const base = probe();
     let peak = base;
     for (let i = 0; i < ROUNDS; i++) {
@@ -270,7 +279,8 @@ it('2,000 streams opened and closed leave the thread count and memory where they
         end = probe();
     }
     t.diagnostic(`start ${JSON.stringify(atStart)} base ${JSON.stringify(base)} `
-        + `with ${ROUND} open ${JSON.stringify(peak)} end ${JSON.stringify(end)}`);
+        + `with ${ROUND} open ${JSON.stringify(peak)} end ${JSON.stringify(end)}; `
+        + `RSS KB after each crowd (${warmups} to warm up): ${rested.join(' ')}`);
     assert.equal(base.threads, STREAM_THREADS + 2, 'stream threads + poller + main');
     assert.equal(end.threads, base.threads, 'thread count');
     assert.equal(end.fds, base.fds, 'open descriptors');
@@ -280,6 +290,34 @@ it('2,000 streams opened and closed leave the thread count and memory where they
     // a stream: a per-stream leak of that size or more fails here.
     assert.ok(end.rssKb <= base.rssKb + 1024, `RSS ${base.rssKb} KB → ${end.rssKb} KB`);
 }, 120_000);
+
+it('a viewer past sse_threads - 1 open streams is told 503 too_many_streams at once', async () => {
+    const url = `${stack.url}/api/events`;
+    const headers = users.alice.auth;
+    const probe = sseProcess();
+    await settle(probe);    // no thread still holds a stream of an earlier test
+    const crowd = await openMany(STREAM_THREADS - 1, url, { headers }, 50);
+    try {
+        const t0 = Date.now();
+        const over = await openStream(url, { headers });
+        assert.equal(over.status, 503, over.body);
+        assert.equal(JSON.parse(over.body).error.code, 'too_many_streams');
+        assert.equal(over.headers['retry-after'], '5');
+        assert.ok(Date.now() - t0 < 5000, 'answered without waiting for a thread');
+    } finally {
+        await Promise.all(crowd.map((s) => s.close()));
+    }
+    // Once the crowd is gone there is room again (threads notice within a second).
+    let again;
+    for (let i = 0; i < 40; i++) {
+        again = await openStream(url, { headers });
+        if (again.status === 200) break;
+        await sleep(250);
+    }
+    await again.close();
+    assert.equal(again.status, 200);
+    await settle(probe);
+});
 
 it('the worker\'s events arrive live and in order for every state of both modes', async (t) => {
     const { alice } = users;
