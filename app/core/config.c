@@ -56,7 +56,7 @@ static const struct cfg_entry cfg_table[] = {
     I(poll_ms, 500, 10, 60000),
     I(max_body_bytes, 262144, 1024, 16777216), I(session_ttl_s, 604800, 60, 31536000),
     B(cookie_secure, 0), I(max_unfinished_jobs, 20, 1, 100000),
-    I(sse_threads, 64, 1, 4096), I(sse_stack_kb, 256, 64, 16384), I(sse_poll_ms, 250, 20, 10000),
+    I(sse_threads, 1100, 2, 4096), I(sse_stack_kb, 256, 64, 16384), I(sse_poll_ms, 250, 20, 10000),
     I(sse_keepalive_s, 15, 1, 300),
     E(log_level, "info", "debug|info|warn|error"), S(log_file, ""),
 };
