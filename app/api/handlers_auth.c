@@ -29,15 +29,20 @@ void api_auth_login(struct api_ctx *ctx, const struct api_request *rq,
         }
     }
     json_t *ju = json_object_get(body, "username"), *jp = json_object_get(body, "password");
+    int bad_user = ju && (!json_is_string(ju) || json_string_length(ju) == 0 ||
+                          json_string_length(ju) > 63 ||
+                          strlen(json_string_value(ju)) != json_string_length(ju));
+    int bad_password = jp && (!json_is_string(jp) || json_string_length(jp) > 1024 ||
+                              strlen(json_string_value(jp)) != json_string_length(jp));
     if (!ju || !jp) {
         api_respond_error(rs, 400, "missing_field", !ju ? "username" : "password",
                           "send username and password");
-    } else if (!json_is_string(ju) || !json_is_string(jp) || json_string_length(ju) == 0 ||
-               json_string_length(ju) > 63 || json_string_length(jp) > 1024 ||
-               strlen(json_string_value(ju)) != json_string_length(ju) ||
-               strlen(json_string_value(jp)) != json_string_length(jp)) {
-        api_respond_error(rs, 400, "invalid_field", !json_is_string(ju) ? "username" : "password",
-                          "username and password must be non-empty strings");
+    } else if (bad_user) {
+        api_respond_error(rs, 400, "invalid_field", "username",
+                          "the user name must be a string of 1 to 63 characters");
+    } else if (bad_password) {
+        api_respond_error(rs, 400, "invalid_field", "password",
+                          "the password must be a string of at most 1024 characters");
     } else {
         struct auth_user u;
         struct vf_err err = {0};

@@ -155,7 +155,13 @@ void api_jobs_list(struct api_ctx *ctx, const struct api_request *rq,
                    const struct api_params *pp, struct api_response *rs)
 {
     (void)pp;
+    static const char *const known[] = {"state", "limit", "before", NULL};
     char v[32];
+    if (api_query_check(rq->query, known, v, sizeof(v)) != 0) {
+        api_respond_error(rs, 400, "invalid_query", v,
+                          "the query may hold state, limit and before, each once (not \"%s\")", v);
+        return;
+    }
     int state = -1, limit = 20;
     long long before = 0;
     enum job_state wanted;
@@ -350,6 +356,13 @@ static const struct {
 void api_jobs_media(struct api_ctx *ctx, const struct api_request *rq,
                     const struct api_params *pp, struct api_response *rs)
 {
+    /* ?download or ?download=1 asks for an attachment; anything else is a mistake. */
+    char v[8];
+    int download = api_query_param(rq->query, "download", v, sizeof(v));
+    if (download < 0 || (download == 1 && v[0] && strcmp(v, "1") != 0)) {
+        api_respond_error(rs, 400, "invalid_query", "download", "download takes no value or 1");
+        return;
+    }
     int which = -1;
     for (size_t i = 0; i < sizeof(media_files) / sizeof(media_files[0]); i++)
         if (strcmp(pp->name, media_files[i].name) == 0)
@@ -385,8 +398,7 @@ void api_jobs_media(struct api_ctx *ctx, const struct api_request *rq,
         rs->status = 302;
         return;
     }
-    char v[8];
-    if (api_query_param(rq->query, "download", v, sizeof(v)) == 1) {
+    if (download == 1) {
         char disp[96];
         snprintf(disp, sizeof(disp), "attachment; filename=\"job-%lld-%s\"", pp->id, pp->name);
         api_add_header(rs, "Content-Disposition", disp);

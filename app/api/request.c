@@ -59,6 +59,20 @@ void api_respond_json(struct api_response *rs, int status, json_t *body)
     }
 }
 
+/* A message or field may quote the client's bytes (a path, a key cut to
+ * length): make it valid UTF-8, or jansson refuses it and the error would
+ * go out without a body. */
+static json_t *json_text(char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    return json_string(s);
+}
+
 void api_respond_error(struct api_response *rs, int status, const char *code, const char *field,
                        const char *fmt, ...)
 {
@@ -67,9 +81,14 @@ void api_respond_error(struct api_response *rs, int status, const char *code, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
-    if (e && field)
-        json_object_set_new(e, "field", json_string(field));
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", json_text(msg));
+    if (field) {
+        char f[128];
+        vf_utf8_copy(f, field, sizeof(f));
+        json_object_set_new(e, "field", json_text(f));
+    }
     api_respond_json(rs, status, json_pack("{s:o}", "error", e));
 }
 
@@ -171,6 +190,33 @@ int api_query_param(const char *query, const char *name, char *out, size_t outle
         if (!amp)
             break;
         p = amp + 1;
+    }
+    return 0;
+}
+
+int api_query_check(const char *query, const char *const *allowed, char *bad, size_t badlen)
+{
+    if (badlen)
+        bad[0] = '\0';
+    if (!query)
+        return 0;
+    unsigned seen = 0;      /* bit i: allowed[i] was seen */
+    for (const char *p = query; *p;) {
+        const char *end = p + strcspn(p, "&");
+        size_t nlen = strcspn(p, "=&");
+        if (end > p) {
+            int which = -1;
+            for (int i = 0; allowed[i] && i < 32; i++)
+                if (strlen(allowed[i]) == nlen && strncmp(p, allowed[i], nlen) == 0)
+                    which = i;
+            if (which < 0 || (seen & (1u << which))) {
+                if (badlen)
+                    snprintf(bad, badlen, "%.*s", (int)(nlen < badlen ? nlen : badlen - 1), p);
+                return -1;
+            }
+            seen |= 1u << which;
+        }
+        p = *end ? end + 1 : end;
     }
     return 0;
 }

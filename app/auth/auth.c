@@ -227,3 +227,45 @@ enum vf_rc auth_token_create(struct db *db, const char *username, const char *la
     struct db_param p[] = {DB_STR(hash), DB_INT(uid), DB_STR(name)};
     return db_exec(db, sql, p, 3, NULL, NULL, err);
 }
+
+enum vf_rc auth_token_revoke(struct db *db, const char *secret, struct vf_err *err)
+{
+    static const char sql[] =
+        "UPDATE api_tokens SET revoked_at = UTC_TIMESTAMP(3) "
+        "WHERE token_hash = ? AND revoked_at IS NULL";
+    if (!is_hex_secret(secret))
+        return vf_fail(err, VF_EINVAL, "a token is %d lower-case hex characters",
+                       AUTH_SECRET_HEX_LEN);
+    char hash[65];
+    auth_sha256_hex(secret, strlen(secret), hash);
+    struct db_param p[] = {DB_STR(hash)};
+    uint64_t affected = 0;
+    enum vf_rc rc = db_exec(db, sql, p, 1, &affected, NULL, err);
+    if (rc == VF_OK && affected == 0)
+        return vf_fail(err, VF_ENOTFOUND, "no live token has that value");
+    return rc;
+}
+
+enum vf_rc auth_token_revoke_user(struct db *db, const char *username, long long *count,
+                                  struct vf_err *err)
+{
+    static const char find[] = "SELECT id FROM users WHERE username = ?";
+    static const char sql[] =
+        "UPDATE api_tokens SET revoked_at = UTC_TIMESTAMP(3) "
+        "WHERE user_id = ? AND revoked_at IS NULL";
+    *count = 0;
+    struct db_param pf[] = {DB_STR(username)};
+    struct db_result r;
+    enum vf_rc rc = db_query(db, find, pf, 1, &r, err);
+    if (rc != VF_OK)
+        return rc;
+    long long uid = r.nrows ? db_cell_int(&r, 0, 0, 0) : 0;
+    db_result_free(&r);
+    if (!uid)
+        return vf_fail(err, VF_ENOTFOUND, "no user called %s", username);
+    struct db_param p[] = {DB_INT(uid)};
+    uint64_t affected = 0;
+    rc = db_exec(db, sql, p, 1, &affected, NULL, err);
+    *count = (long long)affected;
+    return rc;
+}

@@ -2,6 +2,8 @@
  *   vfctl migrate [--dir DIR]
  *   vfctl user add NAME [--role admin]        (password on standard input)
  *   vfctl token create NAME [--label L]       (prints the token once)
+ *   vfctl token revoke TOKEN|-                (- reads the token from standard input)
+ *   vfctl token revoke --user NAME            (every token of the user)
  *   vfctl generate [--semi] [--user NAME] [--wait] TOPIC
  *   vfctl jobs [--limit N] */
 #include <dirent.h>
@@ -27,6 +29,8 @@ static int usage(void)
             "usage: vfctl migrate [--dir DIR]\n"
             "       vfctl user add NAME [--role admin]   (password on standard input)\n"
             "       vfctl token create NAME [--label LABEL]\n"
+            "       vfctl token revoke TOKEN|-   (- reads it from standard input)\n"
+            "       vfctl token revoke --user NAME\n"
             "       vfctl generate [--semi] [--user NAME] [--wait] TOPIC\n"
             "       vfctl jobs [--limit N]\n");
     return 2;
@@ -178,6 +182,35 @@ static int cmd_token_create(struct db *db, const char *name, const char *label)
     return 0;
 }
 
+static int cmd_token_revoke(struct db *db, const char *token, const char *user)
+{
+    struct vf_err err = {0};
+    if (user) {
+        long long n = 0;
+        if (auth_token_revoke_user(db, user, &n, &err) != VF_OK) {
+            fprintf(stderr, "vfctl: token revoke: %s\n", err.text);
+            return 1;
+        }
+        printf("%lld token(s) of %s revoked\n", n, user);
+        return 0;
+    }
+    char line[AUTH_SECRET_HEX_LEN + 8];
+    if (strcmp(token, "-") == 0) {
+        if (!fgets(line, sizeof(line), stdin)) {
+            fprintf(stderr, "vfctl: give the token on standard input\n");
+            return 1;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        token = line;
+    }
+    if (auth_token_revoke(db, token, &err) != VF_OK) {
+        fprintf(stderr, "vfctl: token revoke: %s\n", err.text);
+        return 1;
+    }
+    printf("token revoked\n");
+    return 0;
+}
+
 static long long user_id_by_name(struct db *db, const char *name)
 {
     static const char sql[] = "SELECT id FROM users WHERE username = ?";
@@ -289,6 +322,12 @@ int main(int argc, char **argv)
         rc = cmd_user_add(db, argv[3], opt_value(argc, argv, "--role", "user"));
     } else if (strcmp(cmd, "token") == 0 && argc >= 4 && strcmp(argv[2], "create") == 0) {
         rc = cmd_token_create(db, argv[3], opt_value(argc, argv, "--label", "vfctl"));
+    } else if (strcmp(cmd, "token") == 0 && argc >= 4 && strcmp(argv[2], "revoke") == 0) {
+        const char *user = opt_value(argc, argv, "--user", NULL);
+        if (!user && strcmp(argv[3], "--user") == 0)
+            rc = usage();
+        else
+            rc = cmd_token_revoke(db, argv[3], user);
     } else if (strcmp(cmd, "generate") == 0 && argc >= 3) {
         rc = cmd_generate(db, &cfg, has_flag(argc, argv, "--semi"),
                           opt_value(argc, argv, "--user", "demo"), has_flag(argc, argv, "--wait"),

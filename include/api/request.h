@@ -51,6 +51,11 @@ int api_parse_id(const char *s, size_t len, long long *id);
 /* Copies the value of `name` from a query string, percent-decoded, into out.
  * Returns 1 found, 0 absent, -1 malformed or too long. */
 int api_query_param(const char *query, const char *name, char *out, size_t outlen);
+/* Checks the names of a query string: each must be one of `allowed` (a
+ * NULL-terminated list) and appear at most once; empty segments ("a=1&")
+ * are ignored. Returns 0, or -1 with the first offending name (raw, cut to
+ * fit) in bad. */
+int api_query_check(const char *query, const char *const *allowed, char *bad, size_t badlen);
 /* Trims the topic and checks it: 3–200 characters, no control characters.
  * Returns a new string or NULL with a reason in why. */
 char *api_clean_topic(const char *topic, char *why, size_t whylen);

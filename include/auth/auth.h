@@ -40,6 +40,12 @@ enum vf_rc auth_user_add(struct db *db, const char *username, const char *passwo
 /* vfctl: creates an API token for the user, secret written as in sessions. */
 enum vf_rc auth_token_create(struct db *db, const char *username, const char *label,
                              char *secret_out, struct vf_err *err);
+/* vfctl: revokes the token whose secret this is (VF_ENOTFOUND when no
+ * such token is live). Its next request is a 401. */
+enum vf_rc auth_token_revoke(struct db *db, const char *secret, struct vf_err *err);
+/* vfctl: revokes every live token of the user; *count says how many. */
+enum vf_rc auth_token_revoke_user(struct db *db, const char *username, long long *count,
+                                  struct vf_err *err);
 
 /* Pure helpers (unit-tested). */
 /* Finds `name` in a Cookie header and copies its value (bounded). Returns 0 or -1. */

@@ -96,6 +96,27 @@ START_TEST(test_query_params)
 }
 END_TEST
 
+START_TEST(test_query_names)
+{
+    static const char *const known[] = {"state", "limit", "before", NULL};
+    char bad[16];
+    ck_assert_int_eq(api_query_check("", known, bad, sizeof(bad)), 0);
+    ck_assert_int_eq(api_query_check(NULL, known, bad, sizeof(bad)), 0);
+    ck_assert_int_eq(api_query_check("state=FAILED&limit=5&before=9", known, bad, sizeof(bad)), 0);
+    ck_assert_int_eq(api_query_check("limit=5&", known, bad, sizeof(bad)), 0);
+    ck_assert_int_eq(api_query_check("limit=1&limit=2", known, bad, sizeof(bad)), -1);
+    ck_assert_str_eq(bad, "limit");
+    ck_assert_int_eq(api_query_check("limit=1&bogus", known, bad, sizeof(bad)), -1);
+    ck_assert_str_eq(bad, "bogus");
+    ck_assert_int_eq(api_query_check("=5", known, bad, sizeof(bad)), -1);
+    ck_assert_str_eq(bad, "");
+    ck_assert_int_eq(api_query_check("state[]=FAILED", known, bad, sizeof(bad)), -1);
+    ck_assert_int_eq(api_query_check("%6cimit=5", known, bad, sizeof(bad)), -1);
+    ck_assert_int_eq(api_query_check("a_very_long_parameter_name=1", known, bad, sizeof(bad)), -1);
+    ck_assert_str_eq(bad, "a_very_long_par");
+}
+END_TEST
+
 static const struct {
     const char *topic;
     const char *clean;      /* NULL: refused */
@@ -207,6 +228,7 @@ Suite *request_suite(void)
     tcase_add_loop_test(tc, test_json_bodies, 0, (int)(sizeof(bodies) / sizeof(bodies[0])));
     tcase_add_loop_test(tc, test_ids, 0, (int)(sizeof(ids) / sizeof(ids[0])));
     tcase_add_test(tc, test_query_params);
+    tcase_add_test(tc, test_query_names);
     tcase_add_loop_test(tc, test_topics, 0, (int)(sizeof(topics) / sizeof(topics[0])));
     tcase_add_test(tc, test_topic_length_limit);
     tcase_add_test(tc, test_cookies);
