@@ -5,6 +5,9 @@
 #   scripts/stack.sh up       start everything (restarts a stack that is up)
 #   scripts/stack.sh down     stop exactly the processes named by the pid files
 #   scripts/stack.sh status   say what runs; exit 0 only if all of it does
+#   scripts/stack.sh db-stop  stop only MariaDB (the programs keep running)
+#   scripts/stack.sh db-start start MariaDB again as `up` does, on the same socket
+#                             and port (fault tests: the database goes away and back)
 #
 # Inputs: VF_VAR_DIR (default var/), VF_BUILD_DIR (default build/),
 # VF_WORKERS (1), VF_API_PROCS (2), VF_PORT (a free port when unset).
@@ -19,8 +22,8 @@ say() { printf 'stack: %s\n' "$*"; }
 die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
 
 case ${1:-} in
-    up | down | status) ;;
-    *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+    up | down | status | db-stop | db-start) ;;
+    *) echo "usage: $0 up|down|status|db-stop|db-start" >&2; exit 2 ;;
 esac
 
 VAR=${VF_VAR_DIR:-$repo/var}
@@ -211,7 +214,9 @@ show_logs() {
 
 sql() { mariadb --no-defaults --protocol=socket -S "$DB_SOCK" -u "$ME" "$@"; }
 
+# start_mariadb [PORT]: PORT is tried first (db-start keeps the port of the config).
 start_mariadb() {
+    local first_port=${1:-}
     local innodb=(--innodb-buffer-pool-size=64M --innodb-log-file-size=16M)
     if [[ ! -d $VAR/mysql/mysql ]]; then
         say "creating the MariaDB data folder $VAR/mysql"
@@ -226,7 +231,8 @@ start_mariadb() {
     [[ $(id -u) -ne 0 ]] || as_root=(--user=root)
     local pid
     for _ in 1 2 3; do
-        DB_PORT=$(free_port)
+        DB_PORT=${first_port:-$(free_port)}
+        first_port=""
         rm -f "$DB_SOCK" "$RUN/mysqld.pid"
         setsid mariadbd --no-defaults --datadir="$VAR/mysql" --socket="$DB_SOCK" \
             --port="$DB_PORT" --bind-address=127.0.0.1 --pid-file="$RUN/mysqld.pid" \
@@ -517,8 +523,40 @@ do_up() {
     say "up: $URL (login demo / $DEMO_PASSWORD); environment in $ENV_FILE"
 }
 
+# --- the database alone (fault tests) -----------------------------------------
+
+do_db_stop() {
+    [[ -f $RUN/mysqld.pid ]] || { say "MariaDB does not run in $VAR"; return 0; }
+    signal TERM mysqld
+    reap 60 mysqld
+    say "stopped MariaDB in $VAR"
+}
+
+do_db_start() {
+    [[ -f $CONF ]] || die "no $CONF: run up first"
+    if [[ -f $RUN/mysqld.pid ]]; then
+        local pid
+        for pid in $(pids mysqld); do
+            alive "$pid" mariadbd && { say "MariaDB already runs in $VAR"; return 0; }
+        done
+    fi
+    local old_port
+    old_port=$(conf_value db_port)
+    start_mariadb "$old_port"
+    # The programs connect through the socket; a port that had to change is
+    # still written down for whoever uses it.
+    if [[ $DB_PORT != "$old_port" ]]; then
+        write_conf "$(conf_value db_password)"
+        if [[ -f $ENV_FILE ]]; then
+            sed -i "s/^export VF_DB_PORT=.*/export VF_DB_PORT=$DB_PORT/" "$ENV_FILE"
+        fi
+    fi
+}
+
 case ${1:-} in
     up) do_up ;;
     down) do_down ;;
     status) do_status ;;
+    db-stop) do_db_stop ;;
+    db-start) do_db_start ;;
 esac

@@ -48,7 +48,7 @@ static const struct cfg_entry cfg_table[] = {
     E(store, "local", "local|s3"), S(local_store_dir, "/var/lib/vf/store"), S(s3_endpoint, ""),
     S(s3_region, "us-east-1"), S(s3_bucket, ""), S(s3_prefix, ""), S(s3_access_key, ""),
     S(s3_secret_key, ""), S(s3_session_token, ""), B(s3_path_style, 1), S(s3_public_base_url, ""),
-    I(s3_multipart_bytes, 16777216, 1048576, 1073741824),
+    I(s3_multipart_bytes, 16777216, 1048576, 1073741824), I(s3_timeout_s, 60, 1, 3600),
     E(ledger, "csv", "csv|sheets"), S(csv_path, "/var/lib/vf/ledger.csv"),
     S(sheets_spreadsheet_id, ""), S(sheets_range, "Sheet1!A1"),
     S(sheets_base_url, "https://sheets.googleapis.com"), S(google_service_account_file, ""),

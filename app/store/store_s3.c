@@ -226,8 +226,10 @@ static enum vf_rc s3_send(const struct vf_config *cfg, const struct s3_target *t
         .method = c->method, .url = url, .headers = headers, .body = c->body,
         .body_len = c->body_len, .body_file = c->body_file, .body_offset = c->offset,
         .body_file_len = c->length,
-        /* at least 256 KiB/s, so a large file does not hit the timeout */
-        .timeout_ms = 60000L + (long)(bytes / 256), .max_response = 1u << 20, .what = "S3",
+        /* s3_timeout_s for the answer, plus time to send the body at 256 KB/s
+         * or more, so a large file does not hit the timeout */
+        .timeout_ms = cfg->s3_timeout_s * 1000L + (long)(bytes / 256),
+        .max_response = 1u << 20, .what = "S3",
     };
     return http_perform(&hr, resp, err);
 }

@@ -209,6 +209,31 @@ static enum vf_rc step_finalize(struct step_env *env, struct vf_err *err)
 
 /* ---- the outcome ---- */
 
+/* An outcome the database could not take is kept and written again once it
+ * is back: without this a render finished during an outage is thrown away
+ * and runs again when the lease runs out. Waits between tries (0.25 s to
+ * 2 s) and returns 0 to try again, or -1 to give up because the worker is
+ * stopping or the heartbeat saw the lease lost or a cancel; the heartbeat
+ * renews the lease meanwhile, and a write that comes too late finds the
+ * lease gone and changes nothing. */
+static int wait_for_database(struct step_env *env, const char *what, int *pause_ms)
+{
+    if (*env->stop != STOP_NONE)
+        return -1;
+    if (*pause_ms == 0) {
+        log_warn("the database is unreachable; keeping the outcome of the %s step until it "
+                 "is back", what);
+        *pause_ms = 250;
+    }
+    for (int slept = 0; slept < *pause_ms && *env->stop == STOP_NONE; slept += 50) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (*pause_ms < 2000)
+        *pause_ms *= 2;
+    return *env->stop == STOP_NONE ? 0 : -1;
+}
+
 static void record_outcome(struct step_env *env, enum job_step step, enum vf_rc rc,
                            const struct vf_err *step_err)
 {
@@ -216,6 +241,7 @@ static void record_outcome(struct step_env *env, enum job_step step, enum vf_rc 
     struct vf_err err = {0};
     enum vf_rc wrc = VF_OK;
     int stop = *env->stop;
+    int pause_ms = 0;
     if (rc == VF_ECANCELLED || stop != STOP_NONE) {
         if (stop == STOP_CANCEL) {
             log_info("%s step cancelled", job_step_name(step));
@@ -231,11 +257,15 @@ static void record_outcome(struct step_env *env, enum job_step step, enum vf_rc 
         double delay = orchestrator_backoff(j->attempts, step_err->retry_after);
         log_warn("%s step failed (attempt %d): %s", job_step_name(step), j->attempts,
                  step_err->text);
-        wrc = jobs_step_retry_later(env->db, j->id, env->worker, step, step_err->text, delay,
-                                    env->cfg->max_attempts, &failed, &err);
+        do
+            wrc = jobs_step_retry_later(env->db, j->id, env->worker, step, step_err->text, delay,
+                                        env->cfg->max_attempts, &failed, &err);
+        while (wrc == VF_EDB && wait_for_database(env, job_step_name(step), &pause_ms) == 0);
     } else {
         log_warn("%s step failed for good: %s", job_step_name(step), step_err->text);
-        wrc = jobs_step_fail(env->db, j->id, env->worker, step, step_err->text, &err);
+        do
+            wrc = jobs_step_fail(env->db, j->id, env->worker, step, step_err->text, &err);
+        while (wrc == VF_EDB && wait_for_database(env, job_step_name(step), &pause_ms) == 0);
     }
     if (wrc != VF_OK && wrc != VF_ECANCELLED)
         log_error("cannot record the outcome of the %s step: %s", job_step_name(step), err.text);
@@ -278,8 +308,12 @@ void orchestrator_run(struct step_env *env)
     }
     if (rc == VF_OK && *env->stop == STOP_NONE) {
         struct vf_err werr = {0};
-        enum vf_rc wrc = jobs_step_done(env->db, j->id, env->worker, step, script_text, usage_text,
-                                        step == STEP_RENDER ? &video : NULL, &werr);
+        enum vf_rc wrc;
+        int pause_ms = 0;
+        do
+            wrc = jobs_step_done(env->db, j->id, env->worker, step, script_text, usage_text,
+                                 step == STEP_RENDER ? &video : NULL, &werr);
+        while (wrc == VF_EDB && wait_for_database(env, job_step_name(step), &pause_ms) == 0);
         if (wrc == VF_OK)
             log_info("%s step done", job_step_name(step));
         else

@@ -24,6 +24,7 @@ struct vf_config {
     char *store; char *local_store_dir; char *s3_endpoint; char *s3_region; char *s3_bucket;
     char *s3_prefix; char *s3_access_key; char *s3_secret_key; char *s3_session_token;
     int s3_path_style; char *s3_public_base_url; int s3_multipart_bytes;
+    int s3_timeout_s;
     /* ledger */
     char *ledger; char *csv_path; char *sheets_spreadsheet_id; char *sheets_range;
     char *sheets_base_url; char *google_service_account_file;

@@ -5,7 +5,8 @@
 // Modes: valid, invalid_json, bad_schema, rate_limit (429 + RetryInfo),
 // daily_quota (429, a PerDay quota), unavailable (503), internal (500),
 // bad_key (400 API_KEY_INVALID), blocked (promptFeedback.blockReason),
-// max_tokens (MAX_TOKENS, no parts), slow (answers after slow_ms).
+// max_tokens (MAX_TOKENS, no parts), slow (answers after slow_ms), hang (takes
+// the request and never answers).
 // A request with responseModalities ["AUDIO"] is answered with speech: a
 // tone as audio/L16;codec=pcm;rate=24000.
 //
@@ -163,6 +164,10 @@ async function handle(ctx, req, res, body, entry) {
         return reply(200, {
             candidates: [{ content: { role: 'model' }, finishReason: 'MAX_TOKENS', index: 0 }],
             usageMetadata: usage(prompt, '', g.maxOutputTokens || 8192), modelVersion: model });
+    case 'hang':
+        // No answer and no timer: the socket stays open until the client gives up.
+        entry.status = 'held';
+        return;
     case 'slow':
         await delay(s.slow_ms);
         if (res.destroyed || req.socket.destroyed) { entry.status = 'client gone'; return; }

@@ -6,7 +6,10 @@
 // AuthorizationHeaderMalformed; a body that does not match
 // x-amz-content-sha256 400 XAmzContentSHA256Mismatch; an expired presigned
 // URL 403 AccessDenied. Presigned GETs are checked too. failNext(n, status)
-// makes the next n requests answer status (500 InternalError, 503 SlowDown).
+// makes the next n requests answer status (500 InternalError, 503 SlowDown,
+// 403 AccessDenied); refuseWrites(status) answers every write that way until
+// refuseWrites(0); hangNext(n) takes the next n requests and never answers
+// them (until the client gives up or the fake stops).
 //
 // Use from a test:  const s3 = await startFakeS3({ accessKey, secretKey });
 // or by hand:       node tests/fakes/s3.mjs [port]  (keys AK / SK, bucket media)
@@ -84,7 +87,16 @@ export async function startFakeS3({ accessKey = 'AK', secretKey = 'SK', sessionT
     const state = {
         requests: [],        // {method, path, query, status, code}
         failures: [],        // pending injected statuses
+        refuseWrites: 0,     // status for every PUT, POST and DELETE; 0: none
+        hangs: 0,            // the next n requests are never answered
+        held: new Set(),     // responses of requests being held
     };
+
+    function injected(status) {
+        if (status === 503) return ['SlowDown', 'Please reduce your request rate.'];
+        if (status === 403) return ['AccessDenied', 'Access Denied'];
+        return ['InternalError', 'We encountered an internal error. Please try again.'];
+    }
 
     const signer = (token) => new SignatureV4({
         credentials: { accessKeyId: accessKey, secretAccessKey: secretKey, sessionToken: token || undefined },
@@ -202,12 +214,20 @@ export async function startFakeS3({ accessKey = 'AK', secretKey = 'SK', sessionT
         const entry = { method: req.method, path: rawPath, query: rawQuery, size: body.length, status: 0, code: '' };
         state.requests.push(entry);
         try {
-            if (state.failures.length) {
-                const status = state.failures.shift();
+            if (state.hangs > 0) {
+                state.hangs--;
+                entry.status = 'held';
+                state.held.add(res);
+                res.on('close', () => state.held.delete(res));
+                return;
+            }
+            const write = ['PUT', 'POST', 'DELETE'].includes(req.method);
+            if (state.failures.length || (write && state.refuseWrites)) {
+                const status = state.failures.length ? state.failures.shift() : state.refuseWrites;
+                const [code, message] = injected(status);
                 entry.status = status;
-                entry.code = status === 503 ? 'SlowDown' : 'InternalError';
-                return send(res, status, entry.code, status === 503 ? 'Please reduce your request rate.'
-                    : 'We encountered an internal error. Please try again.');
+                entry.code = code;
+                return send(res, status, code, message);
             }
             const bad = await verify(req, rawPath, rawQuery, body);
             if (bad) {
@@ -236,6 +256,15 @@ export async function startFakeS3({ accessKey = 'AK', secretKey = 'SK', sessionT
         clearFailures() {
             state.failures.length = 0;
         },
+        // Every PUT, POST and DELETE answers status (403 AccessDenied, 500 ...)
+        // until refuseWrites(0).
+        refuseWrites(status) {
+            state.refuseWrites = status;
+        },
+        // The next n requests are read and never answered.
+        hangNext(n) {
+            state.hangs += n;
+        },
         // An object as stored, read from s3rver directly (no signature).
         async getObject(bucket, key) {
             const r = await fetch(`http://127.0.0.1:${innerPort}/${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`);
@@ -248,6 +277,8 @@ export async function startFakeS3({ accessKey = 'AK', secretKey = 'SK', sessionT
             return [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
         },
         async stop() {
+            state.hangs = 0;
+            for (const res of state.held) res.destroy();
             await new Promise((r) => server.close(r));
             server.closeAllConnections?.();
             await inner.close();

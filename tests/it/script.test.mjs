@@ -230,6 +230,17 @@ it('gemini: a slow answer times out and the step is retried', async () => {
     assert.ok(reqs[1].at - reqs[0].at >= TIMEOUT_S * 1000 - 100, 'the first request waited for the timeout');
 });
 
+it('gemini: a model that never answers times out on every attempt and the job fails saying so', async () => {
+    fresh({ mode: 'hang' });
+    const job = await scriptJob('How volcanoes sleep');
+    assertFailed(job, new RegExp(`^Gemini did not answer in time \\(.*\\(gave up after ${MAX_ATTEMPTS} attempts\\)$`));
+    const reqs = gemini.requests();
+    assert.equal(reqs.length, MAX_ATTEMPTS, 'one request per attempt');
+    for (let i = 1; i < reqs.length; i++) {
+        assert.ok(reqs[i].at - reqs[i - 1].at >= TIMEOUT_S * 1000 - 100, 'each request waited for the timeout');
+    }
+});
+
 // ---- OpenAI-compatible ----
 
 it('openai: a valid answer with a strict json_schema response format', async () => {
