@@ -2,7 +2,7 @@
 # Benchmarks (DESIGN §8, targets in §9). Each section prints its figures;
 # nothing here asserts a time, and a section fails only when it cannot run.
 #
-#   scripts/bench.sh [SECTION...]      sections: render sse (default: all)
+#   scripts/bench.sh [SECTION...]      sections: render sse api soak (default: all)
 #
 #   render  a 60 s 1080x1920 30 fps short in the default style, rendered
 #           in-process by build/vf-bench-render, then the equivalent ffmpeg
@@ -14,6 +14,14 @@
 #           of its own (tests/bench/sse.sh): latency from a job_events row's
 #           time to its arrival at each client, vf-sse's database queries per
 #           second, its memory per stream.
+#
+#   api     wrk through nginx on a stack of its own (tests/bench/api.sh):
+#           GET /api/jobs/:id and POST /api/jobs/generate with 64 connections
+#           and a bearer token: req/s, p50/p99/max latency, errors.
+#
+#   soak    ten minutes of mixed load (tests/bench/soak.sh): GETs, a trickle
+#           of job creation, event streams opening and closing; vf-api's and
+#           vf-sse's VmRSS sampled every 30 s, and whether it stayed flat.
 #
 # VF_BUILD_DIR (default build) holds the binaries; VF_BENCH_DIR (default
 # var/bench) receives the videos.
@@ -82,11 +90,13 @@ section_render() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(render sse)
+[ ${#sections[@]} -gt 0 ] || sections=(render sse api soak)
 for s in "${sections[@]}"; do
     case $s in
     render) section_render ;;
     sse) VF_BUILD_DIR=$BUILD tests/bench/sse.sh ;;
-    *) echo "bench: no section '$s' (have: render sse)" >&2; exit 2 ;;
+    api) VF_BUILD_DIR=$BUILD tests/bench/api.sh ;;
+    soak) VF_BUILD_DIR=$BUILD tests/bench/soak.sh ;;
+    *) echo "bench: no section '$s' (have: render sse api soak)" >&2; exit 2 ;;
     esac
 done
