@@ -4,7 +4,8 @@
 #   make demo       start the local stack and render one video end to end
 #   make up / down  start / stop the local stack under var/
 #   make asan       the same tests with ASan/UBSan binaries (build-asan/)
-#   make bench      render and API benchmarks
+#   make bench      render, event-stream and API benchmarks, and the mixed soak
+#   make scale      4 workers on 500 short jobs, every step exactly once (slow)
 
 BUILD    ?= build
 CC       ?= cc
@@ -47,7 +48,7 @@ REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay-%)
 FUZZERS   := $(FUZZ_NAMES:%=$(BUILD)/fuzz-%)
 
 .SECONDARY:
-.PHONY: all test unit it e2e demo up down asan bench deps clean install fuzz fuzzers
+.PHONY: all test unit it e2e demo up down asan bench scale deps clean install fuzz fuzzers
 all: $(PROGRAMS) $(UNIT_BIN) $(REPLAYS)
 
 $(BUILD)/%.o: %.c
@@ -92,7 +93,8 @@ unit: $(UNIT_BIN) $(REPLAYS)
 	$(UNIT_BIN)
 	@for n in $(FUZZ_NAMES); do $(BUILD)/fuzz-replay-$$n tests/fuzz/corpus/$$n tests/fuzz/crashes/$$n || exit 1; done
 
-# FUZZ_SECONDS per target (default 60); new crashes land in tests/fuzz/crashes/NAME/.
+# FUZZ_SECONDS per target (default 60), FUZZ_JOBS targets at a time (default 1);
+# new crashes land in tests/fuzz/crashes/NAME/.
 fuzz: deps
 	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SANITIZER=fuzzer OPT="-O1 -g" fuzzers
 	scripts/fuzz.sh build-fuzz $(FUZZ_NAMES)
@@ -121,6 +123,10 @@ demo: deps all
 
 bench: deps all $(BUILD)/vf-bench-render
 	VF_BUILD_DIR=$(BUILD) scripts/bench.sh
+
+# Not part of `make test`: it takes about half an hour on two cores.
+scale: deps all
+	VF_BUILD_DIR=$(BUILD) scripts/scale.sh
 
 install: all
 	install -d $(DESTDIR)/usr/local/bin
