@@ -7,7 +7,8 @@
 
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, openSync, closeSync,
+    writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,6 +193,7 @@ class Stack {
         this.failed = false;
         this.stopped = false;
         this.sqlAuth = null;
+        this.extraWorkers = 0;
     }
 
     run(args, timeoutMs) {
@@ -401,6 +403,29 @@ class Stack {
         if (label) args.push('--label', label);
         const out = this.vfctl(args).trim().split('\n');
         return out[out.length - 1].trim();
+    }
+
+    // Starts one more vf-worker with the stack's config plus env; returns its
+    // pid. Like the stack's own workers its pid file is in run/ (so `stack.sh
+    // down` stops it) and its output goes to log/ (so a sanitizer report in it
+    // fails the stack at stop()).
+    startWorker(env = {}) {
+        this.extraWorkers += 1;
+        const n = 100 + this.extraWorkers;
+        const log = join(this.varDir, 'log', `worker-${n}.log`);
+        const out = openSync(log, 'a');
+        let child;
+        try {
+            child = spawn(join(BUILD_DIR, 'vf-worker'), [], {
+                env: { ...this.env, VF_CONFIG: this.configPath, VF_LOG_FILE: log, ...env },
+                stdio: ['ignore', out, out], detached: true,
+            });
+        } finally {
+            closeSync(out);
+        }
+        writeFileSync(join(this.varDir, 'run', `worker-${n}.pid`), `${child.pid}\n`);
+        child.unref();
+        return child.pid;
     }
 
     printLogs(lines = 60) {

@@ -9,12 +9,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, sleep, sha256, BUILD_DIR } from './harness.mjs';
+import { startStack, sleep, sha256 } from './harness.mjs';
 import { startFakeS3 } from '../fakes/s3.mjs';
 import { startFakeGoogle } from '../fakes/google.mjs';
 
@@ -28,7 +27,6 @@ const CLIENT_EMAIL = 'vf-ledger@vf-test.iam.gserviceaccount.com';
 const FILES = ['script.json', 'video.mp4', 'thumb.jpg', 'captions.srt', 'captions.vtt'];
 
 let stack, s3, google, keyDir;
-let extraWorker = 0;
 
 before(async () => {
     // A service-account key made for this run only.
@@ -106,21 +104,6 @@ function runningWorkerPids() {
     return readdirSync(run).filter((n) => /^worker-\d+\.pid$/.test(n))
         .map((n) => Number(readFileSync(join(run, n), 'utf8').trim()))
         .filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
-}
-
-// One more vf-worker with the stack's config (plus env); its pid file sits
-// with the others so `stack.sh down` stops it too.
-function startExtraWorker(env = {}) {
-    extraWorker += 1;
-    const n = 200 + extraWorker;
-    const child = spawn(join(BUILD_DIR, 'vf-worker'), [], {
-        env: { ...stack.env, VF_CONFIG: stack.configPath,
-            VF_LOG_FILE: join(stack.varDir, 'log', `worker-${n}.log`), ...env },
-        stdio: 'ignore', detached: true,
-    });
-    writeFileSync(join(stack.varDir, 'run', `worker-${n}.pid`), `${child.pid}\n`);
-    child.unref();
-    return child.pid;
 }
 
 async function waitGone(pid, ms) {
@@ -288,7 +271,7 @@ test('kill -9 between the ledger write and its commit leaves one row', { timeout
         for (const pid of pids) process.kill(pid, 'SIGKILL');
         for (const pid of pids) assert.ok(await waitGone(pid, 5_000));
         google.holdAppends(0);
-        startExtraWorker();
+        stack.startWorker();
         await stack.waitForState(id, ['COMPLETED'], 120_000);
         assert.equal(rowsOf(id).length, 1, JSON.stringify(sheetRows()));
         const logs = await logMessages(id);
@@ -324,7 +307,7 @@ test('a spreadsheet not shared fails with the address to share it with; retry ad
 
 test('a wrong secret fails the job with the signature message', { timeout: 240_000 }, wrap(async () => {
     await stopAllWorkers();
-    const pid = startExtraWorker({ VF_S3_SECRET_KEY: 'not-the-secret' });
+    const pid = stack.startWorker({ VF_S3_SECRET_KEY: 'not-the-secret' });
     try {
         const before = s3.state.requests.length;
         const id = await submit('a refused upload about glaciers');

@@ -5,13 +5,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, sleep, sha256, ledgerJobIds, BUILD_DIR } from './harness.mjs';
+import { startStack, sleep, sha256, ledgerJobIds } from './harness.mjs';
 
 let stack;
-let extraWorker = 0;
 
 before(async () => {
     // A short lease so a killed worker's job is reclaimed within seconds.
@@ -31,21 +29,6 @@ function runningWorkerPids() {
     return workerPidFiles().map((f) => Number(readFileSync(f, 'utf8').trim())).filter((pid) => {
         try { process.kill(pid, 0); return true; } catch { return false; }
     });
-}
-
-// Starts one more vf-worker with the stack's config; its pid file sits with
-// the others so `stack.sh down` stops it too.
-function startExtraWorker() {
-    extraWorker += 1;
-    const n = 100 + extraWorker;
-    const log = join(stack.varDir, 'log', `worker-${n}.log`);
-    const child = spawn(join(BUILD_DIR, 'vf-worker'), [], {
-        env: { ...stack.env, VF_CONFIG: stack.configPath, VF_LOG_FILE: log },
-        stdio: 'ignore', detached: true,
-    });
-    writeFileSync(join(stack.varDir, 'run', `worker-${n}.pid`), `${child.pid}\n`);
-    child.unref();
-    return child.pid;
 }
 
 async function waitGone(pid, ms) {
@@ -109,7 +92,7 @@ test('SIGTERM mid-render hands the step back; another worker completes it', { ti
     assert.equal(held, '', 'the stopped worker still holds the lease');
     const logs = await logMessages(id);
     assert.ok(logs.some((m) => /handed back to the queue/.test(m)), logs.join(' | '));
-    startExtraWorker();
+    stack.startWorker();
     const job = await stack.waitForState(id, ['COMPLETED'], 240_000);
     await checkOneVideoOneRow(id, job);
     const renders = (await logMessages(id)).filter((m) => m === 'render started').length;
@@ -126,7 +109,7 @@ test('kill -9 mid-render: the lease expires, the job is reclaimed and completes 
     process.kill(pid, 'SIGKILL');
     assert.ok(await waitGone(pid, 5_000));
     // The dead worker's lease stays until it expires; a new worker reclaims it.
-    startExtraWorker();
+    stack.startWorker();
     const job = await stack.waitForState(id, ['COMPLETED'], 240_000);
     await checkOneVideoOneRow(id, job);
     const logs = await logMessages(id);
