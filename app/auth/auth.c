@@ -76,11 +76,9 @@ static void user_from_row(const struct db_result *r, struct auth_user *u)
     u->is_admin = db_cell(r, 0, 2) && strcmp(db_cell(r, 0, 2), "admin") == 0;
 }
 
-static enum vf_rc lookup_by_hash(struct db *db, const char *sql, const char *secret,
+static enum vf_rc lookup_by_hash(struct db *db, const char *sql, const char *hash,
                                  struct auth_user *u, struct vf_err *err)
 {
-    char hash[65];
-    auth_sha256_hex(secret, strlen(secret), hash);
     struct db_param p[] = {DB_STR(hash)};
     struct db_result r;
     enum vf_rc rc = db_query(db, sql, p, 1, &r, err);
@@ -95,6 +93,26 @@ static enum vf_rc lookup_by_hash(struct db *db, const char *sql, const char *sec
     return VF_OK;
 }
 
+int auth_credential_of(const char *cookie_header, const char *authorization,
+                       struct auth_credential *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (authorization && *authorization) {
+        if (strncasecmp(authorization, "Bearer ", 7) != 0 || !is_hex_secret(authorization + 7))
+            return -1;
+        c->kind = AUTH_TOKEN;
+        auth_sha256_hex(authorization + 7, AUTH_SECRET_HEX_LEN, c->hash);
+        return 0;
+    }
+    char secret[AUTH_SECRET_HEX_LEN + 2];
+    if (auth_cookie_value(cookie_header, AUTH_COOKIE_NAME, secret, sizeof(secret)) != 0 ||
+        !is_hex_secret(secret))
+        return -1;
+    c->kind = AUTH_SESSION;
+    auth_sha256_hex(secret, AUTH_SECRET_HEX_LEN, c->hash);
+    return 0;
+}
+
 enum vf_rc auth_identify(struct db *db, const char *cookie_header, const char *authorization,
                          struct auth_user *u, int *via_cookie, struct vf_err *err)
 {
@@ -106,17 +124,55 @@ enum vf_rc auth_identify(struct db *db, const char *cookie_header, const char *a
         "WHERE s.id_hash = ? AND s.expires_at > UTC_TIMESTAMP(3)";
     memset(u, 0, sizeof(*u));
     *via_cookie = 0;
-    if (authorization && *authorization) {
-        if (strncasecmp(authorization, "Bearer ", 7) != 0 || !is_hex_secret(authorization + 7))
-            return vf_fail(err, VF_ENOTFOUND, "the Authorization header is not a valid bearer token");
-        return lookup_by_hash(db, by_token, authorization + 7, u, err);
+    struct auth_credential c;
+    if (auth_credential_of(cookie_header, authorization, &c) != 0)
+        return vf_fail(err, VF_ENOTFOUND,
+                       authorization && *authorization
+                           ? "the Authorization header is not a valid bearer token"
+                           : "no credentials");
+    *via_cookie = c.kind == AUTH_SESSION;
+    return lookup_by_hash(db, c.kind == AUTH_TOKEN ? by_token : by_session, c.hash, u, err);
+}
+
+#define AUTH_Q4 "?,?,?,?"
+#define AUTH_Q16 AUTH_Q4 "," AUTH_Q4 "," AUTH_Q4 "," AUTH_Q4
+
+/* Up to AUTH_LIVE_BATCH credentials; unused places repeat the first. */
+static enum vf_rc live_batch(struct db *db, const struct auth_credential *creds, int n,
+                             unsigned char *live, struct vf_err *err)
+{
+    _Static_assert(AUTH_LIVE_BATCH == 16, "the IN lists below hold 16 places");
+    static const char sql[] =
+        "SELECT 1, id_hash FROM sessions WHERE expires_at > UTC_TIMESTAMP(3) AND id_hash IN (" AUTH_Q16 ") "
+        "UNION ALL "
+        "SELECT 2, token_hash FROM api_tokens WHERE revoked_at IS NULL AND token_hash IN (" AUTH_Q16 ")";
+    struct db_param p[2 * AUTH_LIVE_BATCH];
+    for (int i = 0; i < AUTH_LIVE_BATCH; i++)
+        p[i] = p[AUTH_LIVE_BATCH + i] = DB_STR(creds[i < n ? i : 0].hash);
+    struct db_result r;
+    enum vf_rc rc = db_query(db, sql, p, 2 * AUTH_LIVE_BATCH, &r, err);
+    if (rc != VF_OK)
+        return rc;
+    for (int i = 0; i < n; i++) {
+        live[i] = 0;
+        for (int row = 0; row < r.nrows && !live[i]; row++)
+            live[i] = db_cell_int(&r, row, 0, 0) == creds[i].kind && db_cell(&r, row, 1) &&
+                      strcmp(db_cell(&r, row, 1), creds[i].hash) == 0;
     }
-    char secret[AUTH_SECRET_HEX_LEN + 2];
-    if (auth_cookie_value(cookie_header, AUTH_COOKIE_NAME, secret, sizeof(secret)) != 0 ||
-        !is_hex_secret(secret))
-        return vf_fail(err, VF_ENOTFOUND, "no credentials");
-    *via_cookie = 1;
-    return lookup_by_hash(db, by_session, secret, u, err);
+    db_result_free(&r);
+    return VF_OK;
+}
+
+enum vf_rc auth_credentials_live(struct db *db, const struct auth_credential *creds, int n,
+                                 unsigned char *live, struct vf_err *err)
+{
+    for (int done = 0; done < n; done += AUTH_LIVE_BATCH) {
+        int k = n - done < AUTH_LIVE_BATCH ? n - done : AUTH_LIVE_BATCH;
+        enum vf_rc rc = live_batch(db, creds + done, k, live + done, err);
+        if (rc != VF_OK)
+            return rc;
+    }
+    return VF_OK;
 }
 
 enum vf_rc auth_login(struct db *db, const char *username, const char *password,

@@ -17,6 +17,8 @@
 
 struct sse_sub {
     struct sse_filter filter;
+    struct auth_credential cred;    /* kind 0: none */
+    int revoked;
     pthread_cond_t wake;
     struct sse_event **ring;
     int cap, head, count;
@@ -195,7 +197,8 @@ int sse_hub_stopping(struct sse_hub *hub)
 }
 
 struct sse_sub *sse_hub_subscribe(struct sse_hub *hub, const struct sse_filter *filter,
-                                  long long *high_water, enum sse_sub_status *status)
+                                  const struct auth_credential *cred, long long *high_water,
+                                  enum sse_sub_status *status)
 {
     struct sse_sub *sub = calloc(1, sizeof(*sub));
     struct sse_event **ring = malloc(sizeof(*ring) * SSE_SUB_QUEUE_START);
@@ -206,6 +209,8 @@ struct sse_sub *sse_hub_subscribe(struct sse_hub *hub, const struct sse_filter *
         return NULL;
     }
     sub->filter = *filter;
+    if (cred)
+        sub->cred = *cred;
     sub->ring = ring;
     sub->cap = SSE_SUB_QUEUE_START;
     cond_init_monotonic(&sub->wake);
@@ -252,9 +257,9 @@ void sse_hub_unsubscribe(struct sse_hub *hub, struct sse_sub *sub)
 struct sse_take sse_sub_take(struct sse_hub *hub, struct sse_sub *sub, int timeout_ms,
                              struct sse_event **out, int max)
 {
-    struct sse_take t = {0, 0, 0};
+    struct sse_take t = {0, 0, 0, 0};
     pthread_mutex_lock(&hub->lock);
-    if (sub->count == 0 && !sub->lagged && !hub->stopping && timeout_ms > 0)
+    if (sub->count == 0 && !sub->lagged && !sub->revoked && !hub->stopping && timeout_ms > 0)
         cond_wait_ms(&sub->wake, &hub->lock, timeout_ms);
     while (t.n < max && sub->count > 0) {
         out[t.n++] = sub->ring[sub->head];
@@ -265,6 +270,7 @@ struct sse_take sse_sub_take(struct sse_hub *hub, struct sse_sub *sub, int timeo
         sub->head = 0;
     t.lagged = sub->lagged;
     t.stopping = hub->stopping;
+    t.revoked = sub->revoked;
     pthread_mutex_unlock(&hub->lock);
     return t;
 }
@@ -277,6 +283,53 @@ long long sse_hub_resync(struct sse_hub *hub, struct sse_sub *sub)
     long long hw = hub->high_water;
     pthread_mutex_unlock(&hub->lock);
     return hw;
+}
+
+static int cred_cmp(const void *a, const void *b)
+{
+    const struct auth_credential *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return strcmp(x->hash, y->hash);
+}
+
+struct auth_credential *sse_hub_credentials(struct sse_hub *hub, int *n)
+{
+    *n = 0;
+    pthread_mutex_lock(&hub->lock);
+    struct auth_credential *all = hub->nsubs ? malloc(sizeof(*all) * (size_t)hub->nsubs) : NULL;
+    int count = 0;
+    for (struct sse_sub *sub = hub->subs; all && sub; sub = sub->next)
+        if (sub->cred.kind && !sub->revoked)
+            all[count++] = sub->cred;
+    pthread_mutex_unlock(&hub->lock);
+    if (!all || count == 0) {
+        free(all);
+        return NULL;
+    }
+    /* Many streams share a few credentials (a user with several tabs, a
+     * program with one token): ask about each once. */
+    qsort(all, (size_t)count, sizeof(*all), cred_cmp);
+    int distinct = 1;
+    for (int i = 1; i < count; i++)
+        if (cred_cmp(&all[i], &all[distinct - 1]) != 0)
+            all[distinct++] = all[i];
+    *n = distinct;
+    return all;
+}
+
+int sse_hub_revoke(struct sse_hub *hub, const struct auth_credential *cred)
+{
+    int ended = 0;
+    pthread_mutex_lock(&hub->lock);
+    for (struct sse_sub *sub = hub->subs; sub; sub = sub->next)
+        if (!sub->revoked && cred_cmp(&sub->cred, cred) == 0) {
+            sub->revoked = 1;
+            pthread_cond_signal(&sub->wake);
+            ended++;
+        }
+    pthread_mutex_unlock(&hub->lock);
+    return ended;
 }
 
 int sse_hub_count(struct sse_hub *hub)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "sse/hub.h"
@@ -90,6 +91,32 @@ static void free_rows(struct job_event *rows, int n)
     free(rows);
 }
 
+/* Ends the streams whose credentials were revoked since they opened. A
+ * database that cannot answer leaves them open: they were let in, and
+ * the next check asks again. */
+static void check_credentials(struct db *db, struct sse_hub *hub, int *failing)
+{
+    int n = 0;
+    struct auth_credential *creds = sse_hub_credentials(hub, &n);
+    if (!creds)
+        return;
+    unsigned char *live = malloc((size_t)n);
+    struct vf_err err = {0};
+    if (live && auth_credentials_live(db, creds, n, live, &err) == VF_OK) {
+        int ended = 0;
+        for (int i = 0; i < n; i++)
+            if (!live[i])
+                ended += sse_hub_revoke(hub, &creds[i]);
+        if (ended)
+            log_info("ended %d stream(s): signed out, expired or revoked", ended);
+        *failing = 0;
+    } else if (live && !(*failing)++) {
+        log_warn("cannot re-check stream credentials: %s", err.text);
+    }
+    free(live);
+    free(creds);
+}
+
 /* Connects and learns where the table ends; retries until it can or the hub stops. */
 static struct db *poller_connect(struct sse_poller_args *a, long long *high_water)
 {
@@ -120,12 +147,18 @@ void *sse_poller_main(void *arg)
 
     struct sse_gap gap = {0, 0};
     struct sse_trim trim = {0, 0};
+    long long next_auth_check = sse_now_ms() + SSE_AUTH_CHECK_MS;
+    int auth_check_failing = 0;
     int db_down = 0;
     const int poll_ms = a->cfg->sse_poll_ms;
     while (!sse_hub_stopping(a->hub)) {
         long long started = sse_now_ms();
         if (sse_trim_due(&trim, sse_hub_count(a->hub), sse_now_ms()))
             malloc_trim(0);
+        if (started >= next_auth_check) {
+            check_credentials(db, a->hub, &auth_check_failing);
+            next_auth_check = started + SSE_AUTH_CHECK_MS;
+        }
         struct job_event *rows = NULL;
         int n = 0;
         struct vf_err err = {0};

@@ -33,6 +33,7 @@ struct stream {
     struct sse_server *srv;
     FCGX_Request *req;
     struct sse_filter filter;
+    struct auth_credential cred;    /* what opened it, re-checked by the poller */
     struct sse_sub *sub;
     long long last_sent;        /* id of the newest event the client has */
     long long last_write_ms;
@@ -177,6 +178,11 @@ static void run_live(struct stream *st)
             return;
         if (t.stopping)
             return;
+        if (t.revoked) {
+            /* The browser reconnects, is refused with 401 and signs in again. */
+            log_info("stream ended: its credentials were revoked");
+            return;
+        }
         if (t.lagged) {
             log_debug("stream fell behind after event %lld; reading the table", st->last_sent);
             if (replay(st, sse_hub_resync(st->srv->hub, st->sub)) != 0)
@@ -245,7 +251,7 @@ static int authorize(struct stream *st, const struct sse_route *route, struct au
 static int start_stream(struct stream *st, long long *high_water)
 {
     enum sse_sub_status status;
-    st->sub = sse_hub_subscribe(st->srv->hub, &st->filter, high_water, &status);
+    st->sub = sse_hub_subscribe(st->srv->hub, &st->filter, &st->cred, high_water, &status);
     if (!st->sub) {
         if (status == SSE_SUB_NOT_READY)
             send_error(st->req, 503, "Service Unavailable", "db_unavailable",
@@ -303,6 +309,9 @@ void sse_serve(struct sse_server *srv, FCGX_Request *req)
     memset(&user, 0, sizeof(user));
     if (authorize(&st, &route, &user) != 0)
         return;
+    if (auth_credential_of(FCGX_GetParam("HTTP_COOKIE", req->envp),
+                           FCGX_GetParam("HTTP_AUTHORIZATION", req->envp), &st.cred) != 0)
+        return;     /* cannot happen: authorize read the same headers */
     /* A per-job stream was checked above; the all-jobs stream filters by owner. */
     st.filter.job_id = route.kind == SSE_ROUTE_JOB ? route.job_id : 0;
     st.filter.owner_id = route.kind == SSE_ROUTE_JOB || user.is_admin ? -1 : user.id;

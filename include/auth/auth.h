@@ -16,6 +16,26 @@ struct auth_user {
     int is_admin;
 };
 
+/* The credential a request presents, by the hash it is stored under. */
+enum auth_kind { AUTH_SESSION = 1, AUTH_TOKEN = 2 };
+struct auth_credential {
+    enum auth_kind kind;
+    char hash[65];
+};
+
+/* Reads the credential as auth_identify does: the bearer token wins over
+ * the cookie. Returns 0, or -1 when there is none or it is malformed. */
+int auth_credential_of(const char *cookie_header, const char *authorization,
+                       struct auth_credential *c);
+
+/* For an open event stream: which of these credentials still let their
+ * holder in (a session neither expired nor logged out, a token not
+ * revoked). Sets live[i] to 1 or 0. One query per AUTH_LIVE_BATCH
+ * credentials. VF_OK or VF_EDB. */
+#define AUTH_LIVE_BATCH 16
+enum vf_rc auth_credentials_live(struct db *db, const struct auth_credential *creds, int n,
+                                 unsigned char *live, struct vf_err *err);
+
 /* Who is asking: the `vf_session` cookie from the Cookie header, or
  * `Authorization: Bearer <token>`. Either header may be NULL. Returns VF_OK
  * with *u filled and *via_cookie set; VF_ENOTFOUND when there are no valid

@@ -17,6 +17,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "auth/auth.h"
+
 /* Queues start small and double up to this many events. */
 #define SSE_SUB_QUEUE_MAX 1024
 
@@ -66,10 +68,12 @@ int sse_hub_stopping(struct sse_hub *hub);
 
 enum sse_sub_status { SSE_SUB_OK, SSE_SUB_NOT_READY, SSE_SUB_STOPPING, SSE_SUB_NOMEM };
 
-/* Registers a stream; *high_water receives the mark that goes with its
- * (empty) queue. Returns NULL with *status when it cannot. */
+/* Registers a stream opened with credential cred (NULL: none to watch);
+ * *high_water receives the mark that goes with its (empty) queue. Returns
+ * NULL with *status when it cannot. */
 struct sse_sub *sse_hub_subscribe(struct sse_hub *hub, const struct sse_filter *filter,
-                                  long long *high_water, enum sse_sub_status *status);
+                                  const struct auth_credential *cred, long long *high_water,
+                                  enum sse_sub_status *status);
 /* Unregisters and frees the subscription with whatever it still queued. */
 void sse_hub_unsubscribe(struct sse_hub *hub, struct sse_sub *sub);
 
@@ -77,6 +81,7 @@ struct sse_take {
     int n;              /* events moved into the caller's array (release each) */
     int lagged;         /* the queue overflowed: resync, then read the table */
     int stopping;       /* the hub is stopping: end the stream */
+    int revoked;        /* its credential no longer lets its holder in: end it */
 };
 /* Waits up to timeout_ms for queued events, a lag or a stop, then moves at
  * most max queued events into out. */
@@ -84,6 +89,15 @@ struct sse_take sse_sub_take(struct sse_hub *hub, struct sse_sub *sub, int timeo
                              struct sse_event **out, int max);
 /* Empties a lagged queue and returns the current high-water mark. */
 long long sse_hub_resync(struct sse_hub *hub, struct sse_sub *sub);
+
+/* ---- credentials (the poller re-checks them: a logout or a revoked token
+ * ends the streams it opened) ---- */
+
+/* The distinct credentials of the open streams, in a new array (free it)
+ * of *n. Returns NULL with *n 0 when there are none or memory ran out. */
+struct auth_credential *sse_hub_credentials(struct sse_hub *hub, int *n);
+/* Ends every stream opened with this credential; returns how many. */
+int sse_hub_revoke(struct sse_hub *hub, const struct auth_credential *cred);
 
 /* Subscribers right now (for logs and tests). */
 int sse_hub_count(struct sse_hub *hub);

@@ -47,6 +47,12 @@ struct sse_trim {
 /* Records the number of open streams; returns 1 when it is time to trim. */
 int sse_trim_due(struct sse_trim *t, int streams, long long now_ms);
 
+/* Every SSE_AUTH_CHECK_MS, while streams are open, the poller asks whether
+ * their credentials still let their holders in and ends the streams of a
+ * logged-out session, an expired one or a revoked token: one query per
+ * AUTH_LIVE_BATCH distinct credentials, not per stream. */
+#define SSE_AUTH_CHECK_MS 2000
+
 struct sse_poller_args {
     const struct vf_config *cfg;
     struct sse_hub *hub;

@@ -13,6 +13,7 @@ import net from 'node:net';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startStack, readEvents } from './harness.mjs';
+import { openStream } from '../bench/sse-client.mjs';
 
 const SCRIPT_TIMEOUT = 60_000;
 const MAX_BODY = 262144;        // vf-api's max_body_bytes (the default)
@@ -639,6 +640,77 @@ it('security headers on pages, API answers, media and event streams', async () =
         });
         req.on('error', (e) => { if (e.code !== 'ECONNRESET') reject(e); });
     });
+});
+
+// Resolves true when the open stream s ends within ms, false when it is still open.
+function endsWithin(s, ms) {
+    return Promise.race([s.whenClosed.then(() => true), new Promise((r) => setTimeout(() => r(false), ms))]);
+}
+
+it('a stream already open ends when its session logs out or expires, or its token is revoked', async () => {
+    stack.addUser('trudy', 'trudy-password-1', 'user');
+    const signIn = async () => {
+        const r = await request('POST', '/api/auth/login',
+            { body: J({ username: 'trudy', password: 'trudy-password-1' }) });
+        assert.equal(r.status, 200, r.text);
+        return /(vf_session=[0-9a-f]{64})/.exec(r.headers['set-cookie'].join(';'))[1];
+    };
+    const open = async (headers, path = '/api/events') => {
+        const s = await openStream(`${stack.url}${path}`, { headers });
+        assert.equal(s.status, 200, s.body);
+        return s;
+    };
+    const hash = (cookie) => `SHA2('${cookie.slice(11)}', 256)`;
+    const keeper = await signIn();              // a second session that stays signed in
+    const kept = await open({ cookie: keeper });
+    const ownJob = await request('POST', '/api/jobs/step-script', { cookie: keeper, csrf: true,
+        body: J({ topic: 'streams that outlive their welcome', options: { duration_s: 15 } }) });
+    assert.equal(ownJob.status, 202, ownJob.text);
+    const jobPath = `/api/jobs/${ownJob.json.job.id}/events`;
+    // The poller re-checks every 2 s; allow a slow machine ten times that.
+    const WAIT = 20_000;
+
+    // Logout ends every stream of that session (two tabs, both kinds of stream) and no other.
+    const cookie = await signIn();
+    const tabs = [await open({ cookie }), await open({ cookie }, jobPath)];
+    assert.equal((await request('POST', '/api/auth/logout', { cookie, csrf: true })).status, 204);
+    for (const [i, tab] of tabs.entries()) assert.ok(await endsWithin(tab, WAIT), `tab ${i} ended after logout`);
+    assert.equal(kept.closed, false, 'the other session\'s stream is still open');
+
+    // Expiry: a session that runs out ends its open stream too.
+    const cookie2 = await signIn();
+    const expiring = await open({ cookie: cookie2 });
+    assert.equal(await endsWithin(expiring, 3000), false, 'a live session\'s stream stays open');
+    await stack.sql(`UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) WHERE id_hash = ${hash(cookie2)}`);
+    assert.ok(await endsWithin(expiring, WAIT), 'the stream ended when its session expired');
+
+    // Revocation: vfctl token revoke ends the token's streams, not the others'.
+    const token = stack.createToken('trudy', 'to revoke live');
+    const other = stack.createToken('trudy', 'stays');
+    const byToken = await open({ authorization: `Bearer ${token}` }, jobPath);
+    const byOther = await open({ authorization: `Bearer ${other}` });
+    assert.match(stack.vfctl(['token', 'revoke', '-'], `${token}\n`), /revoked/);
+    assert.ok(await endsWithin(byToken, WAIT), 'the stream ended when its token was revoked');
+    assert.equal(byOther.closed, false, 'the other token\'s stream is still open');
+    assert.equal(kept.closed, false, 'the other session\'s stream is still open');
+    // Its reconnect is refused, which is what sends a browser to the login page.
+    assert.equal(await streamStatus({ authorization: `Bearer ${token}` }), 401);
+
+    // More credentials than one check query asks about (16): each is still checked.
+    const many = [];
+    for (let i = 0; i < 20; i++) {
+        const t = stack.createToken('trudy', `many ${i}`);
+        many.push({ token: t, stream: await open({ authorization: `Bearer ${t}` }) });
+    }
+    const doomed = [3, 11, 19];
+    for (const i of doomed) stack.vfctl(['token', 'revoke', '-'], `${many[i].token}\n`);
+    for (const i of doomed) assert.ok(await endsWithin(many[i].stream, WAIT), `token ${i}'s stream ended`);
+    assert.equal(await endsWithin(many[0].stream, 2500), false, 'the others stay open');
+    for (const [i, m] of many.entries()) {
+        if (!doomed.includes(i)) assert.equal(m.stream.closed, false, `token ${i}'s stream is still open`);
+    }
+    await Promise.all([kept.close(), byOther.close(), ...many.map((m) => m.stream.close())]);
+    await request('POST', `/api/jobs/${ownJob.json.job.id}/cancel`, { cookie: keeper, csrf: true });
 });
 
 // A stream that opens (200) or is refused (its status).

@@ -176,6 +176,24 @@ START_TEST(test_cookies)
     char hex[65];
     auth_sha256_hex("abc", 3, hex);
     ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+
+    /* The credential a stream is re-checked by: the token wins, and only
+     * well-formed secrets count. */
+    const char secret[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char cookie[100], bearer[100], want[65];
+    snprintf(cookie, sizeof(cookie), "x=1; vf_session=%s", secret);
+    snprintf(bearer, sizeof(bearer), "Bearer %s", secret);
+    auth_sha256_hex(secret, 64, want);
+    struct auth_credential c;
+    ck_assert_int_eq(auth_credential_of(cookie, NULL, &c), 0);
+    ck_assert_int_eq(c.kind, AUTH_SESSION);
+    ck_assert_str_eq(c.hash, want);
+    ck_assert_int_eq(auth_credential_of(cookie, bearer, &c), 0);
+    ck_assert_int_eq(c.kind, AUTH_TOKEN);
+    ck_assert_str_eq(c.hash, want);
+    ck_assert_int_eq(auth_credential_of(cookie, "Basic abc", &c), -1);
+    ck_assert_int_eq(auth_credential_of("vf_session=ABC", NULL, &c), -1);
+    ck_assert_int_eq(auth_credential_of(NULL, "", &c), -1);
 }
 END_TEST
 

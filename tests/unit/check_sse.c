@@ -187,14 +187,14 @@ START_TEST(test_hub_fanout)
     long long hw = -1;
     enum sse_sub_status st;
     struct sse_filter mine = {7, 0}, admin = {-1, 0}, job = {-1, 42};
-    ck_assert_ptr_null(sse_hub_subscribe(hub, &mine, &hw, &st));
+    ck_assert_ptr_null(sse_hub_subscribe(hub, &mine, NULL, &hw, &st));
     ck_assert_int_eq(st, SSE_SUB_NOT_READY);
 
     sse_hub_start(hub, 100);
-    struct sse_sub *a = sse_hub_subscribe(hub, &mine, &hw, &st);
+    struct sse_sub *a = sse_hub_subscribe(hub, &mine, NULL, &hw, &st);
     ck_assert_int_eq(hw, 100);
-    struct sse_sub *b = sse_hub_subscribe(hub, &admin, &hw, &st);
-    struct sse_sub *c = sse_hub_subscribe(hub, &job, &hw, &st);
+    struct sse_sub *b = sse_hub_subscribe(hub, &admin, NULL, &hw, &st);
+    struct sse_sub *c = sse_hub_subscribe(hub, &job, NULL, &hw, &st);
     ck_assert_int_eq(sse_hub_count(hub), 3);
 
     struct sse_event *batch[3] = {ev(101, 42, 7), ev(102, 43, 8), ev(103, 44, 7)};
@@ -220,7 +220,7 @@ START_TEST(test_hub_fanout)
     ck_assert_int_eq(out[0]->job_id, 42);
     sse_event_release(out[0]);
 
-    struct sse_sub *d = sse_hub_subscribe(hub, &mine, &hw, &st);
+    struct sse_sub *d = sse_hub_subscribe(hub, &mine, NULL, &hw, &st);
     ck_assert_int_eq(hw, 103);
     sse_hub_unsubscribe(hub, d);
 
@@ -242,7 +242,7 @@ START_TEST(test_hub_lag_and_stop)
     long long hw;
     enum sse_sub_status st;
     struct sse_filter any = {-1, 0};
-    struct sse_sub *s = sse_hub_subscribe(hub, &any, &hw, &st);
+    struct sse_sub *s = sse_hub_subscribe(hub, &any, NULL, &hw, &st);
     long long id = 0;
     for (int round = 0; round < SSE_SUB_QUEUE_MAX / 100 + 2; round++) {
         struct sse_event *batch[100];
@@ -270,9 +270,67 @@ START_TEST(test_hub_lag_and_stop)
     ck_assert_int_eq(sse_hub_sleep(hub, 5000), -1);
     t = sse_sub_take(hub, s, 5000, out, 4);     /* returns at once */
     ck_assert_int_eq(t.stopping, 1);
-    ck_assert_ptr_null(sse_hub_subscribe(hub, &any, &hw, &st));
+    ck_assert_ptr_null(sse_hub_subscribe(hub, &any, NULL, &hw, &st));
     ck_assert_int_eq(st, SSE_SUB_STOPPING);
     sse_hub_unsubscribe(hub, s);
+    sse_hub_free(hub);
+}
+END_TEST
+
+static struct auth_credential cred(enum auth_kind kind, char fill)
+{
+    struct auth_credential c = {.kind = kind};
+    memset(c.hash, fill, 64);
+    c.hash[64] = '\0';
+    return c;
+}
+
+START_TEST(test_hub_revoke)
+{
+    struct sse_hub *hub = sse_hub_new();
+    sse_hub_start(hub, 0);
+    long long hw;
+    enum sse_sub_status st;
+    struct sse_filter any = {-1, 0};
+    struct auth_credential tab = cred(AUTH_SESSION, 'a'), tok = cred(AUTH_TOKEN, 'a'),
+                           other = cred(AUTH_SESSION, 'b');
+    struct sse_sub *s1 = sse_hub_subscribe(hub, &any, &tab, &hw, &st);
+    struct sse_sub *s2 = sse_hub_subscribe(hub, &any, &tab, &hw, &st);   /* a second tab */
+    struct sse_sub *s3 = sse_hub_subscribe(hub, &any, &tok, &hw, &st);
+    struct sse_sub *s4 = sse_hub_subscribe(hub, &any, &other, &hw, &st);
+    struct sse_sub *s5 = sse_hub_subscribe(hub, &any, NULL, &hw, &st);
+
+    int n = -1;
+    struct auth_credential *creds = sse_hub_credentials(hub, &n);
+    ck_assert_int_eq(n, 3);     /* distinct, and the stream without one is not asked about */
+    ck_assert_int_eq(creds[0].kind, AUTH_SESSION);
+    ck_assert_int_eq(creds[0].hash[0], 'a');
+    ck_assert_int_eq(creds[1].hash[0], 'b');
+    ck_assert_int_eq(creds[2].kind, AUTH_TOKEN);
+    free(creds);
+
+    /* the session ends both its tabs, not the token with the same hash text */
+    ck_assert_int_eq(sse_hub_revoke(hub, &tab), 2);
+    ck_assert_int_eq(sse_hub_revoke(hub, &tab), 0);
+    struct sse_event *out[4];
+    struct sse_take t = sse_sub_take(hub, s1, 5000, out, 4);    /* returns at once */
+    ck_assert_int_eq(t.revoked, 1);
+    ck_assert_int_eq(sse_sub_take(hub, s2, 0, out, 4).revoked, 1);
+    ck_assert_int_eq(sse_sub_take(hub, s3, 0, out, 4).revoked, 0);
+    ck_assert_int_eq(sse_sub_take(hub, s4, 0, out, 4).revoked, 0);
+    ck_assert_int_eq(sse_sub_take(hub, s5, 0, out, 4).revoked, 0);
+    creds = sse_hub_credentials(hub, &n);
+    ck_assert_int_eq(n, 2);     /* revoked ones are not asked about again */
+    free(creds);
+
+    sse_hub_unsubscribe(hub, s1);
+    sse_hub_unsubscribe(hub, s2);
+    sse_hub_unsubscribe(hub, s3);
+    sse_hub_unsubscribe(hub, s4);
+    creds = sse_hub_credentials(hub, &n);
+    ck_assert_ptr_null(creds);
+    ck_assert_int_eq(n, 0);
+    sse_hub_unsubscribe(hub, s5);
     sse_hub_free(hub);
 }
 END_TEST
@@ -345,6 +403,7 @@ Suite *sse_suite(void)
     TCase *th = tcase_create("hub");
     tcase_add_test(th, test_hub_fanout);
     tcase_add_test(th, test_hub_lag_and_stop);
+    tcase_add_test(th, test_hub_revoke);
     tcase_add_test(th, test_gap_rule);
     tcase_add_test(th, test_trim_rule);
     suite_add_tcase(s, th);
