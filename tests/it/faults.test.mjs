@@ -13,10 +13,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync, existsSync, rmSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, sleep, sha256, ledgerJobIds, BUILD_DIR } from './harness.mjs';
+import { startStack, sleep, sha256, ledgerJobIds } from './harness.mjs';
 import { startFakeS3 } from '../fakes/s3.mjs';
 
 const BUCKET = 'media';
@@ -27,7 +26,6 @@ const S3_TIMEOUT_S = 2;
 const REQUEST_BOUND_MS = 12_000;    // no request may take longer, outage or not
 
 let stack, s3;
-let extraWorkers = 0;
 
 before(async () => {
     s3 = await startFakeS3({ accessKey: ACCESS_KEY, secretKey: SECRET_KEY, buckets: [BUCKET] });
@@ -91,21 +89,6 @@ async function stopWorkers() {
     const pids = runningWorkerPids();
     for (const pid of pids) process.kill(pid, 'SIGTERM');
     for (const pid of pids) assert.ok(await waitGone(pid, 30_000), `worker ${pid} did not stop`);
-}
-
-// One vf-worker with the stack's config plus env; its pid file sits with
-// the others so `stack.sh down` stops it too.
-function startWorker(env = {}) {
-    extraWorkers += 1;
-    const n = 300 + extraWorkers;
-    const child = spawn(join(BUILD_DIR, 'vf-worker'), [], {
-        env: { ...stack.env, VF_CONFIG: stack.configPath,
-            VF_LOG_FILE: join(stack.varDir, 'log', `worker-${n}.log`), ...env },
-        stdio: 'ignore', detached: true,
-    });
-    writeFileSync(join(stack.varDir, 'run', `worker-${n}.pid`), `${child.pid}\n`);
-    child.unref();
-    return child.pid;
 }
 
 async function logMessages(id) {
@@ -337,7 +320,7 @@ function objectKey(id, name) {
 // From here on one worker runs, with env on top of the stack's settings.
 async function useWorker(env = {}) {
     await stopWorkers();
-    if (env !== null) startWorker(env);
+    if (env !== null) stack.startWorker(env);
 }
 
 async function checkS3Job(job) {
@@ -358,7 +341,7 @@ it('a local store folder that cannot be created fails the job naming the path; r
     mkdirSync(join(stack.storeDir(), 'jobs'), { recursive: true });
     rmSync(dir, { recursive: true, force: true });
     writeFileSync(dir, 'not a folder\n');
-    startWorker();
+    stack.startWorker();
     const failed = await stack.waitForState(id, ['FAILED'], 60_000);
     assert.equal(failed.error.step, 'script', JSON.stringify(failed.error));
     assert.ok(failed.error.message.includes(dir), `the message does not name ${dir}: ${failed.error.message}`);
