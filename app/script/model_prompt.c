@@ -1,7 +1,9 @@
 /* What every model writer asks for: the script's JSON schema, a system
  * instruction for a short people watch to the end, the request, and the
  * follow-up that lists what was wrong with an unusable answer. Also the
- * lenient reading of a model's answer as JSON. */
+ * lenient reading of a model's answer as JSON, and the fault rules every
+ * writer follows (PROTOCOLS §1.3). */
+#include "script/model_prompt.h"
 #include "script/writers.h"
 
 #include <ctype.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "net/http.h"
 #include "render/palette.h"
 #include "script/script.h"
 
@@ -19,6 +22,7 @@
  * allows more, so a near miss still passes. */
 #define ASK_MIN_RATIO 0.9
 #define ASK_MAX_RATIO 1.1
+#define CONNECT_TIMEOUT_MS 10000L
 
 static json_t *string_schema(const char *description, int max_length, int portable)
 {
@@ -224,4 +228,65 @@ double model_parse_seconds(const char *s)
     while (*end == ' ')
         end++;
     return *end ? -1 : d;
+}
+
+/* ---- faults ---- */
+
+enum vf_rc model_post(const struct model_endpoint *ep, const char *payload,
+                      struct http_response *resp, char *retry_after, size_t retry_after_len,
+                      struct vf_err *err)
+{
+    struct http_request req = {
+        .method = "POST", .url = ep->url, .headers = ep->headers,
+        .body = payload, .body_len = strlen(payload),
+        .connect_timeout_ms = CONNECT_TIMEOUT_MS, .timeout_ms = ep->timeout_ms,
+        .max_response = MODEL_RESPONSE_MAX, .what = ep->who,
+    };
+    http_response_init(resp);
+    retry_after[0] = '\0';
+    enum vf_rc rc = http_perform(&req, resp, err);
+    if (rc == VF_ETOOBIG)
+        return vf_fail(err, VF_EPERMANENT, "%s's answer is larger than %u bytes", ep->who,
+                       MODEL_RESPONSE_MAX);
+    if (rc == VF_OK && !http_header_value(resp, "Retry-After", retry_after, retry_after_len))
+        retry_after[0] = '\0';
+    return rc;
+}
+
+enum vf_rc model_fault_classify(const struct model_fault *f, struct vf_err *err)
+{
+    const char *status_name = f->status_name ? f->status_name : "";
+    const char *message = f->message ? f->message : "";
+    const char *reason = f->key_reason ? f->key_reason : "";
+    /* "HTTP 503 UNAVAILABLE: The model is overloaded." */
+    char detail[MODEL_UPSTREAM_MESSAGE_MAX + 96];
+    vf_snprintf(detail, sizeof(detail), "HTTP %ld%s%s%s%s", f->status, *status_name ? " " : "",
+                status_name, *message ? ": " : "", message);
+    enum vf_rc rc;
+    if (f->status == 401 || f->status == 403 || f->key_rejected) {
+        /* The key's own words stay out: only the status and the reason. */
+        rc = vf_fail(err, VF_EPERMANENT, "%s rejected the API key (HTTP %ld%s%s); check %s",
+                     f->who, f->status, *reason ? " " : "", reason, f->key_setting);
+    } else if (f->status == 429 && f->quota_used_up) {
+        rc = vf_fail(err, VF_EPERMANENT, "%s", f->quota_used_up);
+    } else if (f->status == 429) {
+        double delay = f->retry_delay >= 0 ? f->retry_delay : model_parse_seconds(f->retry_after);
+        rc = vf_fail(err, VF_ETRANSIENT, "%s's rate limit was reached (%s)", f->who, detail);
+        if (delay > 0)
+            err->retry_after = delay;
+    } else if (f->status == 408 || f->status >= 500) {
+        rc = vf_fail(err, VF_ETRANSIENT, "%s is unavailable (%s)", f->who, detail);
+    } else {
+        rc = vf_fail(err, VF_EPERMANENT, "%s refused the request (%s)", f->who, detail);
+    }
+    err->http_status = (int)f->status;
+    return rc;
+}
+
+void model_redact_key(struct vf_err *err, const char *who, const char *key)
+{
+    if (key && strlen(key) >= 4 && strstr(err->text, key))
+        vf_snprintf(err->text, sizeof(err->text),
+                    "%s refused the request (HTTP %d); its message is withheld because it "
+                    "quotes the API key", who, err->http_status);
 }

@@ -11,9 +11,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "net/http.h"
-
-#define CONNECT_TIMEOUT_MS 10000L
-#define UPSTREAM_MESSAGE_MAX 200
+#include "script/model_prompt.h"
 
 json_t *gemini_request_body(const struct vf_config *cfg, const struct model_prompt *p,
                             int max_output_tokens)
@@ -54,7 +52,7 @@ static void add_usage(json_t *meta, struct model_usage *usage)
 /* What the standard Google error body says. */
 struct google_error {
     char status[48];                        /* "RESOURCE_EXHAUSTED" */
-    char message[UPSTREAM_MESSAGE_MAX];
+    char message[MODEL_UPSTREAM_MESSAGE_MAX];
     char reason[64];                        /* ErrorInfo.reason: "API_KEY_INVALID" */
     int per_day;                            /* a QuotaFailure quotaId names a daily quota */
     char quota_id[96];
@@ -106,35 +104,21 @@ static enum vf_rc gemini_error(long status, const char *body, const char *retry_
 {
     struct google_error ge;
     read_google_error(body, &ge);
-    /* "HTTP 503 UNAVAILABLE: The model is overloaded." */
-    char detail[sizeof(ge.status) + sizeof(ge.message) + 32];
-    vf_snprintf(detail, sizeof(detail), "HTTP %ld%s%s%s%s", status, ge.status[0] ? " " : "",
-                ge.status, ge.message[0] ? ": " : "", ge.message);
-    enum vf_rc rc;
-    if (status == 401 || status == 403 ||
-        (status == 400 && (strcmp(ge.reason, "API_KEY_INVALID") == 0 ||
-                           strstr(ge.message, "API key not valid")))) {
-        /* The key's own words stay out: only the status and the reason. */
-        rc = vf_fail(err, VF_EPERMANENT,
-                     "Gemini rejected the API key (HTTP %ld%s%s); check gemini_api_key", status,
-                     ge.reason[0] || ge.status[0] ? " " : "",
-                     ge.reason[0] ? ge.reason : ge.status);
-    } else if (status == 429 && ge.per_day) {
-        rc = vf_fail(err, VF_EPERMANENT,
-                     "Gemini's daily quota is used up (%s); try again tomorrow, or raise the "
-                     "quota of the key", ge.quota_id);
-    } else if (status == 429) {
-        double delay = ge.retry_delay >= 0 ? ge.retry_delay : model_parse_seconds(retry_after);
-        rc = vf_fail(err, VF_ETRANSIENT, "Gemini's rate limit was reached (%s)", detail);
-        if (delay > 0)
-            err->retry_after = delay;
-    } else if (status == 408 || status >= 500) {
-        rc = vf_fail(err, VF_ETRANSIENT, "Gemini is unavailable (%s)", detail);
-    } else {
-        rc = vf_fail(err, VF_EPERMANENT, "Gemini refused the request (%s)", detail);
-    }
-    err->http_status = (int)status;
-    return rc;
+    char quota[sizeof(ge.quota_id) + 96];
+    if (ge.per_day)
+        vf_snprintf(quota, sizeof(quota), "Gemini's daily quota is used up (%s); try again "
+                    "tomorrow, or raise the quota of the key", ge.quota_id);
+    const struct model_fault f = {
+        .who = "Gemini", .key_setting = "gemini_api_key",
+        .status = status, .status_name = ge.status, .message = ge.message,
+        /* A bad key comes back as a 400: its ErrorInfo reason says so. */
+        .key_rejected = status == 400 && (strcmp(ge.reason, "API_KEY_INVALID") == 0 ||
+                                          strstr(ge.message, "API key not valid")),
+        .key_reason = ge.reason[0] ? ge.reason : ge.status,
+        .quota_used_up = ge.per_day ? quota : NULL,
+        .retry_delay = ge.retry_delay, .retry_after = retry_after,
+    };
+    return model_fault_classify(&f, err);
 }
 
 enum vf_rc gemini_read_answer(long status, const char *body, const char *retry_after,
@@ -211,16 +195,6 @@ static int header_safe(const char *s)
     return !strpbrk(s, "\r\n");
 }
 
-/* An upstream message could quote what was sent; the key must never reach
- * a job's error or a log. */
-static void redact_key(struct vf_err *err, const char *key)
-{
-    if (key && strlen(key) >= 4 && strstr(err->text, key))
-        vf_snprintf(err->text, sizeof(err->text),
-                    "Gemini refused the request (HTTP %d); its message is withheld because it "
-                    "quotes the API key", err->http_status);
-}
-
 static enum vf_rc build_url(const struct vf_config *cfg, char *url, size_t len,
                             struct vf_err *err)
 {
@@ -261,6 +235,7 @@ enum vf_rc gemini_write(const struct vf_config *cfg, const struct model_prompt *
         return vf_fail(err, VF_EPERMANENT, "gemini_api_key is too long");
     }
     const char *headers[] = {key_header.data, "Content-Type: application/json", NULL};
+    const struct model_endpoint ep = {"Gemini", url, headers, cfg->script_timeout_s * 1000L};
 
     int max_tokens = GEMINI_MAX_OUTPUT_TOKENS;
     for (int round = 0;; round++) {
@@ -271,29 +246,17 @@ enum vf_rc gemini_write(const struct vf_config *cfg, const struct model_prompt *
             rc = vf_fail(err, VF_ENOMEM, "out of memory building the Gemini request");
             break;
         }
-        struct http_request req = {
-            .method = "POST", .url = url, .headers = headers,
-            .body = payload, .body_len = strlen(payload),
-            .connect_timeout_ms = CONNECT_TIMEOUT_MS,
-            .timeout_ms = cfg->script_timeout_s * 1000L,
-            .max_response = MODEL_RESPONSE_MAX, .what = "Gemini",
-        };
         struct http_response resp;
-        http_response_init(&resp);
-        rc = http_perform(&req, &resp, err);
+        char retry_after[32];
+        rc = model_post(&ep, payload, &resp, retry_after, sizeof(retry_after), err);
         free(payload);
         int out_of_tokens = 0;
-        if (rc == VF_ETOOBIG) {
-            rc = vf_fail(err, VF_EPERMANENT, "Gemini's answer is larger than %u bytes",
-                         MODEL_RESPONSE_MAX);
-        } else if (rc == VF_OK) {
-            char retry_after[32];
-            int has_ra = http_header_value(&resp, "Retry-After", retry_after,
-                                           sizeof(retry_after));
-            rc = gemini_read_answer(resp.status, resp.body.data, has_ra ? retry_after : NULL,
-                                    text, &out_of_tokens, usage, err);
+        if (rc == VF_OK) {
+            rc = gemini_read_answer(resp.status, resp.body.data,
+                                    retry_after[0] ? retry_after : NULL, text, &out_of_tokens,
+                                    usage, err);
             if (rc != VF_OK)
-                redact_key(err, key);
+                model_redact_key(err, "Gemini", key);
         }
         http_response_free(&resp);
         if (rc != VF_OK || !out_of_tokens)

@@ -11,9 +11,8 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "net/http.h"
+#include "script/model_prompt.h"
 
-#define CONNECT_TIMEOUT_MS 10000L
-#define UPSTREAM_MESSAGE_MAX 200
 #define WHO "The OpenAI-compatible server"
 
 json_t *openai_request_body(const struct vf_config *cfg, const struct model_prompt *p,
@@ -68,7 +67,7 @@ static void add_usage(json_t *u, struct model_usage *usage)
 /* The error object of OpenAI ({"error":{"message","type","param","code"}}),
  * llama.cpp (code is the status) or Ollama ({"error":"text"}). */
 struct openai_error {
-    char message[UPSTREAM_MESSAGE_MAX];
+    char message[MODEL_UPSTREAM_MESSAGE_MAX];
     char param[64];
     char code[64];
 };
@@ -107,32 +106,21 @@ static enum vf_rc openai_error(long status, const char *body, const char *retry_
 {
     struct openai_error oe;
     read_openai_error(body, &oe);
-    const char *sep = oe.message[0] ? ": " : "";
-    enum vf_rc rc;
-    if (status == 401 || status == 403) {
-        rc = vf_fail(err, VF_EPERMANENT,
-                     WHO " rejected the API key (HTTP %ld); check openai_api_key", status);
-    } else if (status == 429 && strcmp(oe.code, "insufficient_quota") == 0) {
-        rc = vf_fail(err, VF_EPERMANENT,
-                     WHO "'s quota is used up (insufficient_quota); check the account's plan "
-                     "and billing");
-    } else if (status == 429) {
-        rc = vf_fail(err, VF_ETRANSIENT, WHO "'s rate limit was reached (HTTP 429%s%s)", sep,
-                     oe.message);
-        double delay = model_parse_seconds(retry_after);
-        if (delay > 0)
-            err->retry_after = delay;
-    } else if (status == 408 || status >= 500) {
-        rc = vf_fail(err, VF_ETRANSIENT, WHO " is unavailable (HTTP %ld%s%s)", status, sep,
-                     oe.message);
-    } else {
-        if (status == 400 && about_response_format(&oe, body))
-            *format_refused = 1;
-        rc = vf_fail(err, VF_EPERMANENT, WHO " refused the request (HTTP %ld%s%s)", status, sep,
-                     oe.message);
-    }
-    err->http_status = (int)status;
-    return rc;
+    const struct model_fault f = {
+        .who = WHO, .key_setting = "openai_api_key",
+        .status = status, .status_name = "", .message = oe.message,
+        .key_rejected = 0, .key_reason = "",
+        .quota_used_up = strcmp(oe.code, "insufficient_quota") == 0
+                             ? WHO "'s quota is used up (insufficient_quota); check the "
+                               "account's plan and billing"
+                             : NULL,
+        .retry_delay = -1, .retry_after = retry_after,
+    };
+    /* A 400 is a plain refusal, never a key or quota fault: it may be the
+     * strict schema the server does not take. */
+    if (status == 400 && about_response_format(&oe, body))
+        *format_refused = 1;
+    return model_fault_classify(&f, err);
 }
 
 enum vf_rc openai_read_answer(long status, const char *body, const char *retry_after,
@@ -158,7 +146,7 @@ enum vf_rc openai_read_answer(long status, const char *body, const char *retry_a
     const char *refusal = json_string_value(json_object_get(message, "refusal"));
     const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
     if (refusal && *refusal) {
-        char why[UPSTREAM_MESSAGE_MAX];
+        char why[MODEL_UPSTREAM_MESSAGE_MAX];
         vf_utf8_copy(why, refusal, sizeof(why));
         rc = vf_fail(err, VF_EPERMANENT, "The model refused to write the script: %s", why);
     } else if (finish && strcmp(finish, "content_filter") == 0) {
@@ -214,6 +202,7 @@ enum vf_rc openai_write(const struct vf_config *cfg, const struct model_prompt *
     }
     /* Local servers (Ollama, llama.cpp) need no key: no header then. */
     const char *headers[] = {"Content-Type: application/json", auth.data, NULL};
+    const struct model_endpoint ep = {WHO, url, headers, cfg->script_timeout_s * 1000L};
 
     for (int json_object_only = 0;; json_object_only = 1) {
         json_t *body = openai_request_body(cfg, p, json_object_only);
@@ -223,31 +212,17 @@ enum vf_rc openai_write(const struct vf_config *cfg, const struct model_prompt *
             rc = vf_fail(err, VF_ENOMEM, "out of memory building the model request");
             break;
         }
-        struct http_request req = {
-            .method = "POST", .url = url, .headers = headers,
-            .body = payload, .body_len = strlen(payload),
-            .connect_timeout_ms = CONNECT_TIMEOUT_MS,
-            .timeout_ms = cfg->script_timeout_s * 1000L,
-            .max_response = MODEL_RESPONSE_MAX, .what = WHO,
-        };
         struct http_response resp;
-        http_response_init(&resp);
-        rc = http_perform(&req, &resp, err);
+        char retry_after[32];
+        rc = model_post(&ep, payload, &resp, retry_after, sizeof(retry_after), err);
         free(payload);
         int format_refused = 0;
-        if (rc == VF_ETOOBIG) {
-            rc = vf_fail(err, VF_EPERMANENT, WHO "'s answer is larger than %u bytes",
-                         MODEL_RESPONSE_MAX);
-        } else if (rc == VF_OK) {
-            char retry_after[32];
-            int has_ra = http_header_value(&resp, "Retry-After", retry_after,
-                                           sizeof(retry_after));
-            rc = openai_read_answer(resp.status, resp.body.data, has_ra ? retry_after : NULL,
-                                    text, &format_refused, usage, err);
-            if (rc != VF_OK && *key && strlen(key) >= 4 && strstr(err->text, key))
-                vf_snprintf(err->text, sizeof(err->text),
-                            WHO " refused the request (HTTP %d); its message is withheld "
-                            "because it quotes the API key", err->http_status);
+        if (rc == VF_OK) {
+            rc = openai_read_answer(resp.status, resp.body.data,
+                                    retry_after[0] ? retry_after : NULL, text, &format_refused,
+                                    usage, err);
+            if (rc != VF_OK)
+                model_redact_key(err, WHO, key);
         }
         http_response_free(&resp);
         if (rc == VF_OK || !format_refused || json_object_only)

@@ -1,13 +1,15 @@
 /* The model writers without a network: the requests they build, and how
  * they read every kind of answer (PROTOCOLS §1.3: which faults wait, which
  * retry, which fail at once and with what message), plus the prompt, the
- * schema and the lenient JSON reading shared by both. */
+ * schema, the lenient JSON reading and the fault rules shared by both. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
+#include "net/http.h"
+#include "script/model_prompt.h"
 #include "script/script.h"
 #include "script/writers.h"
 #include "suites.h"
@@ -193,6 +195,92 @@ START_TEST(test_parse_seconds)
     ck_assert(model_parse_seconds("5 minutes") < 0);
     ck_assert(model_parse_seconds("-1s") < 0);
     ck_assert(model_parse_seconds(NULL) < 0);
+}
+END_TEST
+
+/* ---- fault rules shared by the writers ---- */
+
+/* A fault of a provider called Acme: status, the body's retry delay, the rest. */
+#define FAULT(code, delay, ...) \
+    {.who = "Acme", .key_setting = "acme_key", .status = code, .retry_delay = delay, __VA_ARGS__}
+
+static const struct {
+    struct model_fault fault;
+    enum vf_rc rc;
+    const char *text;
+    double retry_after;
+} fault_rows[] = {
+    {FAULT(401, -1, .message = "Incorrect API key provided: sk-abcd"), VF_EPERMANENT,
+     "Acme rejected the API key (HTTP 401); check acme_key", 0},
+    {FAULT(403, -1, .status_name = "PERMISSION_DENIED", .key_reason = "PERMISSION_DENIED"),
+     VF_EPERMANENT, "Acme rejected the API key (HTTP 403 PERMISSION_DENIED); check acme_key", 0},
+    {FAULT(400, -1, .key_rejected = 1, .key_reason = "API_KEY_INVALID",
+           .message = "API key not valid."),
+     VF_EPERMANENT, "Acme rejected the API key (HTTP 400 API_KEY_INVALID); check acme_key", 0},
+    {FAULT(400, -1, .key_reason = "API_KEY_INVALID", .message = "bad field"),
+     VF_EPERMANENT, "Acme refused the request (HTTP 400: bad field)", 0},
+    {FAULT(429, 48, .quota_used_up = "Acme's quota is used up; pay more", .retry_after = "2"),
+     VF_EPERMANENT, "Acme's quota is used up; pay more", 0},
+    {FAULT(429, 48, .status_name = "RESOURCE_EXHAUSTED", .message = "slow down",
+           .retry_after = "2"),
+     VF_ETRANSIENT, "Acme's rate limit was reached (HTTP 429 RESOURCE_EXHAUSTED: slow down)", 48},
+    {FAULT(429, -1, .retry_after = "2"), VF_ETRANSIENT,
+     "Acme's rate limit was reached (HTTP 429)", 2},
+    {FAULT(429, -1, .retry_after = "soon"), VF_ETRANSIENT,
+     "Acme's rate limit was reached (HTTP 429)", 0},
+    {FAULT(429, 0, .retry_after = "2"), VF_ETRANSIENT,
+     "Acme's rate limit was reached (HTTP 429)", 0},
+    {FAULT(408, -1), VF_ETRANSIENT, "Acme is unavailable (HTTP 408)", 0},
+    {FAULT(503, -1, .status_name = "UNAVAILABLE", .message = "The model is overloaded."),
+     VF_ETRANSIENT, "Acme is unavailable (HTTP 503 UNAVAILABLE: The model is overloaded.)", 0},
+    {FAULT(502, -1, .retry_after = "5"), VF_ETRANSIENT, "Acme is unavailable (HTTP 502)", 0},
+    {FAULT(404, -1, .message = "model 'x' not found"), VF_EPERMANENT,
+     "Acme refused the request (HTTP 404: model 'x' not found)", 0},
+};
+
+START_TEST(test_fault_classify)
+{
+    struct vf_err err = {0};
+    enum vf_rc rc = model_fault_classify(&fault_rows[_i].fault, &err);
+    ck_assert_msg(rc == fault_rows[_i].rc, "row %d: rc %d (%s)", _i, rc, err.text);
+    ck_assert_str_eq(err.text, fault_rows[_i].text);
+    ck_assert_int_eq(err.http_status, fault_rows[_i].fault.status);
+    ck_assert_msg(fabs(err.retry_after - fault_rows[_i].retry_after) < 1e-9,
+                  "row %d: retry_after %g", _i, err.retry_after);
+}
+END_TEST
+
+/* A message that quotes the key is replaced; the status stays. */
+START_TEST(test_redact_key)
+{
+    struct vf_err err = {.http_status = 400};
+    vf_fail(&err, VF_EPERMANENT, "Acme refused the request (HTTP 400: bad key sk-secret)");
+    model_redact_key(&err, "Acme", "sk-other");
+    ck_assert_ptr_nonnull(strstr(err.text, "sk-secret"));
+    model_redact_key(&err, "Acme", NULL);
+    ck_assert_ptr_nonnull(strstr(err.text, "sk-secret"));
+    model_redact_key(&err, "Acme", "bad");      /* too short to tell apart from prose */
+    ck_assert_ptr_nonnull(strstr(err.text, "sk-secret"));
+    model_redact_key(&err, "Acme", "sk-secret");
+    ck_assert_str_eq(err.text, "Acme refused the request (HTTP 400); its message is withheld "
+                     "because it quotes the API key");
+}
+END_TEST
+
+/* Nothing listens on port 1: a transient fault that names who was asked. */
+START_TEST(test_model_post_unreachable)
+{
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    const struct model_endpoint ep = {"Acme", "http://127.0.0.1:1/v1/chat/completions", headers,
+                                      5000};
+    struct http_response resp;
+    struct vf_err err = {0};
+    char retry_after[32] = "junk";
+    ck_assert_int_eq(model_post(&ep, "{}", &resp, retry_after, sizeof(retry_after), &err),
+                     VF_ETRANSIENT);
+    ck_assert_ptr_nonnull(strstr(err.text, "Acme"));
+    ck_assert_str_eq(retry_after, "");
+    http_response_free(&resp);
 }
 END_TEST
 
@@ -506,6 +594,10 @@ Suite *writers_suite(void)
     tcase_add_test(tc, test_prompts);
     tcase_add_loop_test(tc, test_text_to_json, 0, (int)(sizeof(json_rows) / sizeof(json_rows[0])));
     tcase_add_test(tc, test_parse_seconds);
+    tcase_add_loop_test(tc, test_fault_classify, 0,
+                        (int)(sizeof(fault_rows) / sizeof(fault_rows[0])));
+    tcase_add_test(tc, test_redact_key);
+    tcase_add_test(tc, test_model_post_unreachable);
     tcase_add_test(tc, test_gemini_body);
     tcase_add_test(tc, test_gemini_ok);
     tcase_add_loop_test(tc, test_gemini_faults, 0,
