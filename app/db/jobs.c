@@ -177,6 +177,21 @@ static enum vf_rc job_lock(struct db *db, long long id, struct locked_job *lj, s
     return VF_OK;
 }
 
+/* Locks the job for a change that only a job in state want may take.
+ * refusal states the rule for a job in another state ("only a FAILED job can
+ * be retried"); NULL says that the step needs want. */
+static enum vf_rc lock_in_state(struct db *db, long long id, enum job_state want,
+                                const char *refusal, struct locked_job *lj, struct vf_err *err)
+{
+    enum vf_rc rc = job_lock(db, id, lj, err);
+    if (rc != VF_OK || lj->state == want)
+        return rc;
+    if (!refusal)
+        return vf_fail(err, VF_EINVAL, "the job is %s; this step needs %s",
+                       job_state_name(lj->state), job_state_name(want));
+    return vf_fail(err, VF_EINVAL, "%s; the job is %s", refusal, job_state_name(lj->state));
+}
+
 static enum vf_rc check_lease(const struct locked_job *lj, const char *worker, struct vf_err *err)
 {
     if (worker && (!lj->leased || strcmp(lj->lease_owner, worker) != 0))
@@ -326,12 +341,9 @@ static enum vf_rc request_step_body(struct db *db, void *vctx, struct vf_err *er
 {
     struct step_ctx *c = vctx;
     struct locked_job lj;
-    enum vf_rc rc = job_lock(db, c->id, &lj, err);
+    enum vf_rc rc = lock_in_state(db, c->id, c->from, NULL, &lj, err);
     if (rc != VF_OK)
         return rc;
-    if (lj.state != c->from)
-        return vf_fail(err, VF_EINVAL, "the job is %s; this step needs %s",
-                       job_state_name(lj.state), job_state_name(c->from));
     static const char sql[] = "UPDATE jobs SET attempts = 0, progress_step = ?, "
                               "progress_percent = 0, progress_message = 'waiting for a worker' "
                               "WHERE id = ?";
@@ -353,12 +365,10 @@ static enum vf_rc update_script_body(struct db *db, void *vctx, struct vf_err *e
 {
     struct step_ctx *c = vctx;
     struct locked_job lj;
-    enum vf_rc rc = job_lock(db, c->id, &lj, err);
+    enum vf_rc rc = lock_in_state(db, c->id, JS_SCRIPT_READY,
+                                  "the script can be edited only in SCRIPT_READY", &lj, err);
     if (rc != VF_OK)
         return rc;
-    if (lj.state != JS_SCRIPT_READY)
-        return vf_fail(err, VF_EINVAL, "the script can be edited only in SCRIPT_READY; the job is %s",
-                       job_state_name(lj.state));
     static const char sql[] =
         "UPDATE jobs SET script = ?, updated_at = UTC_TIMESTAMP(3) WHERE id = ?";
     struct db_param p[] = {DB_STR(c->text), DB_INT(c->id)};
@@ -380,12 +390,10 @@ static enum vf_rc retry_body(struct db *db, void *vctx, struct vf_err *err)
 {
     struct step_ctx *c = vctx;
     struct locked_job lj;
-    enum vf_rc rc = job_lock(db, c->id, &lj, err);
+    enum vf_rc rc = lock_in_state(db, c->id, JS_FAILED, "only a FAILED job can be retried",
+                                  &lj, err);
     if (rc != VF_OK)
         return rc;
-    if (lj.state != JS_FAILED)
-        return vf_fail(err, VF_EINVAL, "only a FAILED job can be retried; the job is %s",
-                       job_state_name(lj.state));
     enum job_step step = lj.error_step != STEP_NONE ? lj.error_step : STEP_SCRIPT;
     static const char sql[] =
         "UPDATE jobs SET attempts = 0, cancel_requested = 0, error_step = NULL, "
