@@ -235,6 +235,17 @@ START_TEST(test_hub_fanout)
 }
 END_TEST
 
+/* A subscription that sees every event, opened with credential c (or none). */
+static struct sse_sub *subscribe_any(struct sse_hub *hub, const struct auth_credential *c)
+{
+    long long hw;
+    enum sse_sub_status st;
+    struct sse_filter any = {-1, 0};
+    struct sse_sub *sub = sse_hub_subscribe(hub, &any, c, &hw, &st);
+    ck_assert_ptr_nonnull(sub);
+    return sub;
+}
+
 START_TEST(test_hub_lag_and_stop)
 {
     struct sse_hub *hub = sse_hub_new();
@@ -242,7 +253,7 @@ START_TEST(test_hub_lag_and_stop)
     long long hw;
     enum sse_sub_status st;
     struct sse_filter any = {-1, 0};
-    struct sse_sub *s = sse_hub_subscribe(hub, &any, NULL, &hw, &st);
+    struct sse_sub *s = subscribe_any(hub, NULL);
     long long id = 0;
     for (int round = 0; round < SSE_SUB_QUEUE_MAX / 100 + 2; round++) {
         struct sse_event *batch[100];
@@ -289,16 +300,13 @@ START_TEST(test_hub_revoke)
 {
     struct sse_hub *hub = sse_hub_new();
     sse_hub_start(hub, 0);
-    long long hw;
-    enum sse_sub_status st;
-    struct sse_filter any = {-1, 0};
     struct auth_credential tab = cred(AUTH_SESSION, 'a'), tok = cred(AUTH_TOKEN, 'a'),
                            other = cred(AUTH_SESSION, 'b');
-    struct sse_sub *s1 = sse_hub_subscribe(hub, &any, &tab, &hw, &st);
-    struct sse_sub *s2 = sse_hub_subscribe(hub, &any, &tab, &hw, &st);   /* a second tab */
-    struct sse_sub *s3 = sse_hub_subscribe(hub, &any, &tok, &hw, &st);
-    struct sse_sub *s4 = sse_hub_subscribe(hub, &any, &other, &hw, &st);
-    struct sse_sub *s5 = sse_hub_subscribe(hub, &any, NULL, &hw, &st);
+    struct sse_sub *s1 = subscribe_any(hub, &tab);
+    struct sse_sub *s2 = subscribe_any(hub, &tab);     /* a second tab */
+    struct sse_sub *s3 = subscribe_any(hub, &tok);
+    struct sse_sub *s4 = subscribe_any(hub, &other);
+    struct sse_sub *s5 = subscribe_any(hub, NULL);
 
     int n = -1;
     struct auth_credential *creds = sse_hub_credentials(hub, &n);
