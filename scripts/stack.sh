@@ -10,7 +10,7 @@
 #                             and port (fault tests: the database goes away and back)
 #
 # Inputs: VF_VAR_DIR (default var/), VF_BUILD_DIR (default build/),
-# VF_WORKERS (1), VF_API_PROCS (2), VF_PORT (a free port when unset).
+# VF_WORKERS (1), VF_API_PROCS (4), VF_PORT (a free port when unset).
 # Every other VF_* variable is passed through to the programs, where it
 # overrides the config key of the same name (VF_X264_PRESET=ultrafast, ...).
 # Several stacks can run at once in different VF_VAR_DIRs.
@@ -38,7 +38,7 @@ VAR=$(cd "$VAR" && pwd)
 BUILD=${VF_BUILD_DIR:-$repo/build}
 [[ $BUILD == /* ]] || BUILD="$PWD/$BUILD"
 WORKERS=${VF_WORKERS:-1}
-API_PROCS=${VF_API_PROCS:-2}
+API_PROCS=${VF_API_PROCS:-4}
 
 RUN="$VAR/run"
 LOG="$VAR/log"

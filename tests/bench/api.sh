@@ -24,8 +24,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export VF_BUILD_DIR=${VF_BUILD_DIR:-$repo/build}
 export VF_WORKERS=0
 export VF_MAX_UNFINISHED_JOBS=${VF_MAX_UNFINISHED_JOBS:-100000}
-# Four vf-api processes, as nginx/production runs (spawn-fcgi -F 4); the local
-# stack starts two.
+# Four vf-api processes, as the local stack and nginx/production run them
+# (spawn-fcgi -F 4).
 export VF_API_PROCS=${VF_API_PROCS:-4}
 seconds=${API_BENCH_SECONDS:-30}
 conns=${API_BENCH_CONNS:-64}
