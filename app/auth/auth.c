@@ -228,10 +228,24 @@ enum vf_rc auth_session_delete(struct db *db, const char *cookie_header, struct 
     return db_exec(db, sql, p, 1, NULL, NULL, err);
 }
 
+/* The id of the named user: VF_OK, VF_ENOTFOUND (message says so), VF_EDB. */
+static enum vf_rc user_id_by_name(struct db *db, const char *username, long long *uid,
+                                  struct vf_err *err)
+{
+    static const char find[] = "SELECT id FROM users WHERE username = ?";
+    struct db_param p[] = {DB_STR(username)};
+    struct db_result r;
+    enum vf_rc rc = db_query(db, find, p, 1, &r, err);
+    if (rc != VF_OK)
+        return rc;
+    *uid = r.nrows ? db_cell_int(&r, 0, 0, 0) : 0;
+    db_result_free(&r);
+    return *uid ? VF_OK : vf_fail(err, VF_ENOTFOUND, "no user called %s", username);
+}
+
 enum vf_rc auth_user_add(struct db *db, const char *username, const char *password,
                          const char *role, struct vf_err *err)
 {
-    static const char find[] = "SELECT id FROM users WHERE username = ?";
     static const char sql[] = "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?)";
     if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0)
         return vf_fail(err, VF_EINVAL, "role must be user or admin");
@@ -239,15 +253,12 @@ enum vf_rc auth_user_add(struct db *db, const char *username, const char *passwo
         return vf_fail(err, VF_EINVAL, "a user name has 1 to 63 characters");
     if (strlen(password) < 8)
         return vf_fail(err, VF_EINVAL, "a password has at least 8 characters");
-    struct db_param pf[] = {DB_STR(username)};
-    struct db_result r;
-    enum vf_rc rc = db_query(db, find, pf, 1, &r, err);
-    if (rc != VF_OK)
-        return rc;
-    int exists = r.nrows > 0;
-    db_result_free(&r);
-    if (exists)
+    long long uid = 0;
+    enum vf_rc rc = user_id_by_name(db, username, &uid, err);
+    if (rc == VF_OK)
         return vf_fail(err, VF_EINVAL, "user %s already exists", username);
+    if (rc != VF_ENOTFOUND)
+        return rc;
     char setting[CRYPT_GENSALT_OUTPUT_SIZE];
     if (!crypt_gensalt_rn("$y$", 0, NULL, 0, setting, sizeof(setting)))
         return vf_fail(err, VF_EPERMANENT, "cannot make a password salt");
@@ -263,17 +274,11 @@ enum vf_rc auth_user_add(struct db *db, const char *username, const char *passwo
 enum vf_rc auth_token_create(struct db *db, const char *username, const char *label,
                              char *secret_out, struct vf_err *err)
 {
-    static const char find[] = "SELECT id FROM users WHERE username = ?";
     static const char sql[] = "INSERT INTO api_tokens (token_hash, user_id, name) VALUES (?, ?, ?)";
-    struct db_param pf[] = {DB_STR(username)};
-    struct db_result r;
-    enum vf_rc rc = db_query(db, find, pf, 1, &r, err);
+    long long uid = 0;
+    enum vf_rc rc = user_id_by_name(db, username, &uid, err);
     if (rc != VF_OK)
         return rc;
-    long long uid = r.nrows ? db_cell_int(&r, 0, 0, 0) : 0;
-    db_result_free(&r);
-    if (!uid)
-        return vf_fail(err, VF_ENOTFOUND, "no user called %s", username);
     if (auth_random_secret(secret_out) != 0)
         return vf_fail(err, VF_EPERMANENT, "no randomness available");
     char hash[65];
@@ -305,20 +310,14 @@ enum vf_rc auth_token_revoke(struct db *db, const char *secret, struct vf_err *e
 enum vf_rc auth_token_revoke_user(struct db *db, const char *username, long long *count,
                                   struct vf_err *err)
 {
-    static const char find[] = "SELECT id FROM users WHERE username = ?";
     static const char sql[] =
         "UPDATE api_tokens SET revoked_at = UTC_TIMESTAMP(3) "
         "WHERE user_id = ? AND revoked_at IS NULL";
     *count = 0;
-    struct db_param pf[] = {DB_STR(username)};
-    struct db_result r;
-    enum vf_rc rc = db_query(db, find, pf, 1, &r, err);
+    long long uid = 0;
+    enum vf_rc rc = user_id_by_name(db, username, &uid, err);
     if (rc != VF_OK)
         return rc;
-    long long uid = r.nrows ? db_cell_int(&r, 0, 0, 0) : 0;
-    db_result_free(&r);
-    if (!uid)
-        return vf_fail(err, VF_ENOTFOUND, "no user called %s", username);
     struct db_param p[] = {DB_INT(uid)};
     uint64_t affected = 0;
     rc = db_exec(db, sql, p, 1, &affected, NULL, err);

@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, readdirSync, existsSync, rmSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, sleep, sha256, ledgerJobIds } from './harness.mjs';
+import { startStack, sleep, sha256, ledgerJobIds, waitGone } from './harness.mjs';
 import { startFakeS3 } from '../fakes/s3.mjs';
 
 const BUCKET = 'media';
@@ -69,24 +69,8 @@ async function submit(path, topic, options = {}) {
     return r.json.job.id;
 }
 
-function runningWorkerPids() {
-    const run = join(stack.varDir, 'run');
-    return readdirSync(run).filter((n) => /^worker-\d+\.pid$/.test(n))
-        .map((n) => Number(readFileSync(join(run, n), 'utf8').trim()))
-        .filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
-}
-
-async function waitGone(pid, ms) {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-        try { process.kill(pid, 0); } catch { return true; }
-        await sleep(100);
-    }
-    return false;
-}
-
 async function stopWorkers() {
-    const pids = runningWorkerPids();
+    const pids = stack.workerPids();
     for (const pid of pids) process.kill(pid, 'SIGTERM');
     for (const pid of pids) assert.ok(await waitGone(pid, 30_000), `worker ${pid} did not stop`);
 }

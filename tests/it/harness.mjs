@@ -26,6 +26,16 @@ export function sleep(ms) {
     return new Promise((r) => setTimeout(r, ms));
 }
 
+// Resolves true once process pid has exited, false if it is still there after ms.
+export async function waitGone(pid, ms) {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+        try { process.kill(pid, 0); } catch { return true; }
+        await sleep(100);
+    }
+    return false;
+}
+
 export function sha256(buf) {
     return createHash('sha256').update(buf).digest('hex');
 }
@@ -409,6 +419,14 @@ class Stack {
     // pid. Like the stack's own workers its pid file is in run/ (so `stack.sh
     // down` stops it) and its output goes to log/ (so a sanitizer report in it
     // fails the stack at stop()).
+    // The pids of the stack's vf-worker daemons (its own and startWorker's) still running.
+    workerPids() {
+        const run = join(this.varDir, 'run');
+        return readdirSync(run).filter((n) => /^worker-\d+\.pid$/.test(n))
+            .map((n) => Number(readFileSync(join(run, n), 'utf8').trim()))
+            .filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
+    }
+
     startWorker(env = {}) {
         this.extraWorkers += 1;
         const n = 100 + this.extraWorkers;

@@ -10,10 +10,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, sleep, sha256 } from './harness.mjs';
+import { startStack, sleep, sha256, waitGone } from './harness.mjs';
 import { startFakeS3 } from '../fakes/s3.mjs';
 import { startFakeGoogle } from '../fakes/google.mjs';
 
@@ -99,24 +99,8 @@ async function logMessages(id) {
         .map((r) => r[0]);
 }
 
-function runningWorkerPids() {
-    const run = join(stack.varDir, 'run');
-    return readdirSync(run).filter((n) => /^worker-\d+\.pid$/.test(n))
-        .map((n) => Number(readFileSync(join(run, n), 'utf8').trim()))
-        .filter((pid) => { try { process.kill(pid, 0); return true; } catch { return false; } });
-}
-
-async function waitGone(pid, ms) {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-        try { process.kill(pid, 0); } catch { return true; }
-        await sleep(100);
-    }
-    return false;
-}
-
 async function stopAllWorkers(signal = 'SIGTERM') {
-    for (const pid of runningWorkerPids()) {
+    for (const pid of stack.workerPids()) {
         process.kill(pid, signal);
         assert.ok(await waitGone(pid, 20_000), `worker ${pid} did not stop`);
     }
@@ -266,7 +250,7 @@ test('kill -9 between the ledger write and its commit leaves one row', { timeout
             await sleep(100);
         }
         assert.equal((await stack.getJob(id)).state, 'FINALIZING');
-        const pids = runningWorkerPids();
+        const pids = stack.workerPids();
         assert.ok(pids.length > 0, 'no worker running');
         for (const pid of pids) process.kill(pid, 'SIGKILL');
         for (const pid of pids) assert.ok(await waitGone(pid, 5_000));

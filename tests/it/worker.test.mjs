@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, sleep, sha256, ledgerJobIds } from './harness.mjs';
+import { startStack, sleep, sha256, ledgerJobIds, waitGone } from './harness.mjs';
 
 let stack;
 
@@ -19,26 +19,6 @@ before(async () => {
 after(async () => {
     if (stack) await stack.stop();
 }, { timeout: 130_000 });
-
-function workerPidFiles() {
-    const run = join(stack.varDir, 'run');
-    return readdirSync(run).filter((n) => /^worker-\d+\.pid$/.test(n)).map((n) => join(run, n));
-}
-
-function runningWorkerPids() {
-    return workerPidFiles().map((f) => Number(readFileSync(f, 'utf8').trim())).filter((pid) => {
-        try { process.kill(pid, 0); return true; } catch { return false; }
-    });
-}
-
-async function waitGone(pid, ms) {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-        try { process.kill(pid, 0); } catch { return true; }
-        await sleep(100);
-    }
-    return false;
-}
 
 // A job long enough to be caught mid-render: 60 s at 1080x1920.
 async function startLongJob(topic) {
@@ -83,7 +63,7 @@ test('a cancel stops a render and the job ends CANCELLED with no video', { timeo
 test('SIGTERM mid-render hands the step back; another worker completes it', { timeout: 300_000 }, stack_wrap(async () => {
     const id = await startLongJob('a handed back render about comets');
     await waitRendering(id);
-    const [pid] = runningWorkerPids();
+    const [pid] = stack.workerPids();
     assert.ok(pid, 'no worker running');
     process.kill(pid, 'SIGTERM');
     assert.ok(await waitGone(pid, 15_000), 'the worker did not exit within 15 s of SIGTERM');
@@ -102,7 +82,7 @@ test('SIGTERM mid-render hands the step back; another worker completes it', { ti
 test('kill -9 mid-render: the lease expires, the job is reclaimed and completes once', { timeout: 300_000 }, stack_wrap(async () => {
     const id = await startLongJob('a reclaimed render about tides');
     await waitRendering(id);
-    const [pid] = runningWorkerPids();
+    const [pid] = stack.workerPids();
     assert.ok(pid, 'no worker running');
     const owner = await stack.sqlValue(`SELECT lease_owner FROM jobs WHERE id = ${id}`);
     assert.ok(owner && owner !== 'NULL', 'the job has no lease while rendering');
