@@ -734,3 +734,30 @@ it('screenshots at 1280x900 and 390x844', async () => {
     }
     assert.deepEqual(consoleErrors, [], 'no console errors while resizing');
 });
+
+it('signing out on another device sends an open dashboard to the login page by itself', async () => {
+    const other = await browser.newContext({ baseURL: stack.url, viewport: { width: 1280, height: 900 } });
+    try {
+        const p = await other.newPage();
+        await p.goto('/login');
+        await p.locator('#username').fill(stack.user);
+        await p.locator('#password').fill(stack.password);
+        await Promise.all([
+            p.waitForURL((u) => u.pathname === DASHBOARD),
+            p.locator('#login-submit').click(),
+        ]);
+        await p.locator('#history-live[data-status="live"]').waitFor();
+        const session = (await other.cookies()).find((c) => c.name === 'vf_session');
+        assert.ok(session, 'the session cookie is set');
+        const out = await fetch(`${stack.url}/api/auth/logout`, { method: 'POST',
+            headers: { cookie: `vf_session=${session.value}`, 'x-requested-with': 'vf-dashboard' } });
+        assert.equal(out.status, 204);
+        // No click and no reload: vf-sse ends the session's open stream, the
+        // browser's reconnect is refused with 401, and the page signs out.
+        await p.waitForURL((u) => u.pathname === '/login', { timeout: 30_000 });
+        assert.equal(new URL(page.url()).pathname, DASHBOARD,
+            'the first browser, with a session of its own, stays signed in');
+    } finally {
+        await other.close();
+    }
+});
