@@ -648,10 +648,10 @@ function endsWithin(s, ms) {
 }
 
 it('a stream already open ends when its session logs out or expires, or its token is revoked', async () => {
-    stack.addUser('trudy', 'trudy-password-1', 'user');
+    stack.addUser('oscar', 'oscar-password-1', 'user');
     const signIn = async () => {
         const r = await request('POST', '/api/auth/login',
-            { body: J({ username: 'trudy', password: 'trudy-password-1' }) });
+            { body: J({ username: 'oscar', password: 'oscar-password-1' }) });
         assert.equal(r.status, 200, r.text);
         return /(vf_session=[0-9a-f]{64})/.exec(r.headers['set-cookie'].join(';'))[1];
     };
@@ -685,8 +685,8 @@ it('a stream already open ends when its session logs out or expires, or its toke
     assert.ok(await endsWithin(expiring, WAIT), 'the stream ended when its session expired');
 
     // Revocation: vfctl token revoke ends the token's streams, not the others'.
-    const token = stack.createToken('trudy', 'to revoke live');
-    const other = stack.createToken('trudy', 'stays');
+    const token = stack.createToken('oscar', 'to revoke live');
+    const other = stack.createToken('oscar', 'stays');
     const byToken = await open({ authorization: `Bearer ${token}` }, jobPath);
     const byOther = await open({ authorization: `Bearer ${other}` });
     assert.match(stack.vfctl(['token', 'revoke', '-'], `${token}\n`), /revoked/);
@@ -699,7 +699,7 @@ it('a stream already open ends when its session logs out or expires, or its toke
     // More credentials than one check query asks about (16): each is still checked.
     const many = [];
     for (let i = 0; i < 20; i++) {
-        const t = stack.createToken('trudy', `many ${i}`);
+        const t = stack.createToken('oscar', `many ${i}`);
         many.push({ token: t, stream: await open({ authorization: `Bearer ${t}` }) });
     }
     const doomed = [3, 11, 19];
