@@ -205,14 +205,40 @@ it("another user's stream is refused; /api/events carries only the caller's jobs
 
 function sseProcess() {
     const pid = Number(readFileSync(join(stack.varDir, 'run', 'sse.pid'), 'utf8').trim().split(/\s+/)[0]);
-    return () => {
+    return Object.assign(() => {
         const text = readFileSync(`/proc/${pid}/status`, 'utf8');
         return {
             threads: Number(/Threads:\s+(\d+)/.exec(text)[1]),
             rssKb: Number(/VmRSS:\s+(\d+)/.exec(text)[1]),
             fds: readdirSync(`/proc/${pid}/fd`).length,
         };
-    };
+    }, { pid });
+}
+
+// The stacks of vf-sse's threads, live ones and those glibc keeps for reuse:
+// { kb resident, n mappings }. Each is an anonymous rw mapping just above its
+// one-page guard (---p), unlike malloc's arenas.
+function threadStacks(pid) {
+    let total = 0;
+    let n = 0;
+    let prev = null;
+    let cur = null;
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+        if (m) {
+            prev = cur;
+            cur = { start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`), perms: m[3], anon: m[4] === '0' && !m[5] };
+            cur.stack = cur.perms === 'rw-p' && cur.anon && prev !== null && prev.perms === '---p'
+                && prev.anon && prev.end === cur.start && prev.end - prev.start === 4096n;
+            continue;
+        }
+        const r = /^Rss:\s+(\d+) kB/.exec(line);
+        if (r && cur?.stack) {
+            total += Number(r[1]);
+            n++;
+        }
+    }
+    return { kb: total, n };
 }
 
 // vf-sse has let go of every stream when its descriptors stop changing and
@@ -255,6 +281,7 @@ it('2,000 streams opened and closed leave the thread count and memory where they
     };
     const rested = [];
     const atStart = probe();
+    const stacksAtStart = threadStacks(probe.pid);
     // The first crowds open the pool's database connections, bring malloc's
     // arenas to their working size and touch the stacks of threads and of
     // glibc's cache of stacks of ended threads: costs paid once, not per
@@ -294,6 +321,18 @@ it('2,000 streams opened and closed leave the thread count and memory where they
     // leaks there; LeakSanitizer reports them when vf-sse exits instead, and
     // the harness fails the run on any such report.
     if (!SANITIZED) assert.ok(end.rssKb <= base.rssKb + 1024, `RSS ${base.rssKb} KB → ${end.rssKb} KB`);
+    // A thread that served a stream went deeper into its stack than an idle
+    // one. Those pages must go back, or every stack (live, or in glibc's cache
+    // for the next thread) in time keeps a stream's depth: so each stack may
+    // hold no more on average than at the very start, before any stream. How
+    // many stacks glibc caches is its own business (more under ASan, where
+    // threads end more slowly).
+    const stacksAtEnd = threadStacks(probe.pid);
+    const perStack = (x) => x.kb / x.n;
+    t.diagnostic(`thread stacks: ${stacksAtStart.kb} KB resident in ${stacksAtStart.n} at the start, `
+        + `${stacksAtEnd.kb} KB in ${stacksAtEnd.n} at the end`);
+    assert.ok(perStack(stacksAtEnd) <= perStack(stacksAtStart) + 1,
+        `resident KB per thread stack ${perStack(stacksAtStart).toFixed(1)} → ${perStack(stacksAtEnd).toFixed(1)}`);
 }, 120_000);
 
 it('a viewer past sse_threads - 1 open streams is told 503 too_many_streams at once', async () => {
