@@ -180,7 +180,7 @@ static void run_live(struct stream *st)
             return;
         if (t.revoked) {
             /* The browser reconnects, is refused with 401 and signs in again. */
-            log_info("stream ended: its credentials were revoked");
+            log_debug("stream ended: its credentials were revoked");
             return;
         }
         if (t.lagged) {
