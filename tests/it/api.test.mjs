@@ -2,13 +2,12 @@
 // to end, the event stream, ownership, job actions, pagination, and a table of
 // malformed requests that must each get a 4xx JSON error and write nothing.
 
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync, renameSync, mkdirSync, rmdirSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startStack, sleep, sha256, ffprobe, words, captionText, lastCueEnd, ledgerJobIds,
-    readEvents } from './harness.mjs';
+import { startStack, sleep, sha256, ffprobe, words, captionText, lastCueEnd, ledgerJobIds, readEvents, stackTest } from './harness.mjs';
 
 const MAX_BODY = 65536;
 const MAX_UNFINISHED = 5;
@@ -34,16 +33,7 @@ after(async () => {
 }, { timeout: 130_000 });
 
 // A test whose failure keeps the stack folder and prints its logs.
-function it(name, fn, timeout = 60_000) {
-    test(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-        } catch (e) {
-            stack?.markFailed();
-            throw e;
-        }
-    });
-}
+const it = stackTest(() => stack, 60_000);
 
 // Admin (demo) requests with the stack's bearer token.
 function admin(method, path, opts = {}) {

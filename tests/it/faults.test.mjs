@@ -11,12 +11,13 @@
 //   fix, and a retry once it is fixed completes it with one video and one row.
 // (A model that never answers is in script.test.mjs.)
 
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, readdirSync, existsSync, rmSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, sleep, sha256, ledgerJobIds, waitGone } from './harness.mjs';
+import { startStack, sleep, sha256, ledgerJobIds, waitGone, stackTest } from './harness.mjs';
 import { startFakeS3 } from '../fakes/s3.mjs';
+import { openStream } from '../bench/sse-client.mjs';
 
 const BUCKET = 'media';
 const PREFIX = 'vf/faults';
@@ -49,16 +50,7 @@ after(async () => {
     }
 }, { timeout: 130_000 });
 
-function it(name, fn, timeout) {
-    test(name, { timeout }, async () => {
-        try {
-            await fn();
-        } catch (e) {
-            stack?.markFailed();
-            throw e;
-        }
-    });
-}
+const it = stackTest(() => stack);
 
 // ---- helpers ----
 
@@ -98,48 +90,6 @@ function checkLocalJob(job) {
     assert.equal(ledgerRowsOf(job.id), 1, `ledger rows for job ${job.id}`);
 }
 
-// Reads GET url as an event stream in the background; .events fills as they come.
-function openStream(url, token) {
-    const ac = new AbortController();
-    const s = { events: [], status: 0, ended: false, error: null, close: () => ac.abort() };
-    s.done = (async () => {
-        try {
-            const res = await fetch(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
-                signal: ac.signal });
-            s.status = res.status;
-            if (res.status !== 200) { s.body = await res.text(); return; }
-            const decoder = new TextDecoder();
-            let buf = '';
-            let cur = { id: null, event: 'message', data: [] };
-            for await (const chunk of res.body) {
-                buf += decoder.decode(chunk, { stream: true });
-                let nl;
-                while ((nl = buf.indexOf('\n')) >= 0) {
-                    const line = buf.slice(0, nl).replace(/\r$/, '');
-                    buf = buf.slice(nl + 1);
-                    if (line === '') {
-                        if (cur.data.length) s.events.push({ id: Number(cur.id), event: cur.event, data: cur.data.join('\n') });
-                        cur = { id: null, event: 'message', data: [] };
-                    } else if (!line.startsWith(':')) {
-                        const colon = line.indexOf(':');
-                        const field = colon < 0 ? line : line.slice(0, colon);
-                        let value = colon < 0 ? '' : line.slice(colon + 1);
-                        if (value.startsWith(' ')) value = value.slice(1);
-                        if (field === 'id') cur.id = value;
-                        else if (field === 'event') cur.event = value;
-                        else if (field === 'data') cur.data.push(value);
-                    }
-                }
-            }
-        } catch (e) {
-            if (e.name !== 'AbortError') s.error = e;
-        } finally {
-            s.ended = true;
-        }
-    })();
-    return s;
-}
-
 async function until(what, fn, ms, every = 200) {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -173,8 +123,8 @@ async function timedCall(method, path, body) {
 // ---- MariaDB restarted under load ----
 
 it('MariaDB restarted while jobs run and the API is under load: 503s only meanwhile, nothing lost', async () => {
-    const stream = openStream(`${stack.url}/api/events`, stack.token);
-    await until('the event stream opens', () => stream.status === 200 || stream.ended, 10_000, 50);
+    const stream = await openStream(`${stack.url}/api/events`,
+        { headers: { authorization: `Bearer ${stack.token}` }, timeoutMs: 10_000 });
     assert.equal(stream.status, 200, stream.body);
 
     // Six short full-auto jobs on two workers: some render while others queue.
@@ -250,8 +200,8 @@ it('MariaDB restarted while jobs run and the API is under load: 503s only meanwh
 
     // The stream opened before the outage delivers what happens after it.
     await until('the stream delivers events written after the restart',
-        () => stream.events.some((e) => e.id > eventsAtRestart), 30_000);
-    assert.ok(!stream.ended, `the stream ended: ${stream.error}`);
+        () => stream.events.some((e) => Number(e.id) > eventsAtRestart), 30_000);
+    assert.ok(!stream.closed, 'the stream ended during the outage');
 
     // Every job ends: the full-auto ones COMPLETED once, the step-by-step ones SCRIPT_READY.
     for (const id of jobs) {
@@ -279,9 +229,9 @@ it('MariaDB restarted while jobs run and the API is under load: 503s only meanwh
     // Nothing the stream should have carried is missing: from its first event
     // to its last, exactly the rows of the table, in order.
     const maxId = Number(await stack.sqlValue('SELECT MAX(id) FROM job_events'));
-    await until('the stream catches up with the table', () => stream.events.some((e) => e.id >= maxId), 20_000);
+    await until('the stream catches up with the table', () => stream.events.some((e) => Number(e.id) >= maxId), 20_000);
     stream.close();
-    const got = stream.events.map((e) => e.id);
+    const got = stream.events.map((e) => Number(e.id));
     const first = got[0];
     const want = (await stack.sql(`SELECT id FROM job_events WHERE id >= ${first} AND id <= ${maxId} ORDER BY id`))
         .map((r) => Number(r[0]));

@@ -5,6 +5,7 @@
 // Environment: VF_BUILD_DIR names the build folder (default "build");
 // VF_IT_KEEP=1 keeps the stack folder even when every test passed.
 
+import { test } from 'node:test';
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, openSync, closeSync,
@@ -24,6 +25,19 @@ export const TERMINAL_STATES = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
 export function sleep(ms) {
     return new Promise((r) => setTimeout(r, ms));
+}
+
+// The tests' `it`: a node:test test that, when it fails, keeps the stack's
+// folder and prints its logs (getStack() returns the stack, once started).
+export function stackTest(getStack, defaultTimeout) {
+    return (name, fn, timeout = defaultTimeout) => test(name, { timeout }, async (t) => {
+        try {
+            await fn(t);
+        } catch (e) {
+            getStack()?.markFailed();
+            throw e;
+        }
+    });
 }
 
 // Resolves true once process pid has exited, false if it is still there after ms.

@@ -6,13 +6,13 @@
 // Each request leaves from its own loopback address (127.0.0.x), so nginx's
 // per-address rate limits meet only the tests that are about them.
 
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, readEvents } from './harness.mjs';
+import { startStack, readEvents, stackTest } from './harness.mjs';
 import { openStream } from '../bench/sse-client.mjs';
 
 const SCRIPT_TIMEOUT = 60_000;
@@ -59,16 +59,7 @@ after(async () => {
     if (stack) await stack.stop();
 }, { timeout: 130_000 });
 
-function it(name, fn, timeout = 120_000) {
-    test(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-        } catch (e) {
-            stack?.markFailed();
-            throw e;
-        }
-    });
-}
+const it = stackTest(() => stack, 120_000);
 
 // ---- HTTP: node:http for well-formed requests, a socket for the rest ----
 

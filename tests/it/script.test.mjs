@@ -4,9 +4,9 @@
 // each checked for its final state, its error message and how many requests
 // the fake saw.
 
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, words, captionText } from './harness.mjs';
+import { startStack, words, captionText, stackTest } from './harness.mjs';
 import { startFakeGemini } from '../fakes/gemini.mjs';
 import { startFakeOpenAI } from '../fakes/openai.mjs';
 
@@ -41,16 +41,7 @@ after(async () => {
     if (openai) await openai.close();
 }, { timeout: 130_000 });
 
-function it(name, fn, timeout = 90_000) {
-    test(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-        } catch (e) {
-            stack?.markFailed();
-            throw e;
-        }
-    });
-}
+const it = stackTest(() => stack, 90_000);
 
 async function submit(path, topic, options = {}) {
     const r = await stack.api('POST', path, { token: stack.token,

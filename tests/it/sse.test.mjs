@@ -3,12 +3,12 @@
 // threads or memory behind, the answer past the last free thread, and the
 // worker's events for both modes arriving live and in order.
 
-import { test, before, after } from 'node:test';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStack, sleep } from './harness.mjs';
+import { startStack, sleep, stackTest } from './harness.mjs';
 import { openStream, openMany } from '../bench/sse-client.mjs';
 
 const SANITIZED = /asan/.test(process.env.VF_BUILD_DIR || '');
@@ -46,16 +46,7 @@ after(async () => {
     if (stack) await stack.stop();
 }, { timeout: 130_000 });
 
-function it(name, fn, timeout = 60_000) {
-    test(name, { timeout }, async (t) => {
-        try {
-            await fn(t);
-        } catch (e) {
-            stack?.markFailed();
-            throw e;
-        }
-    });
-}
+const it = stackTest(() => stack, 60_000);
 
 // One client session that writes log rows for (user, job) pairs, for rows
 // the tests control without a worker.
